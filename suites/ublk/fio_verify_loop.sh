@@ -1,0 +1,18 @@
+#!/bin/sh
+# fio_verify_loop.sh MODE: crc32c-verified random writes through a 2-queue
+# loop device (backing file on tmpfs), then read back and verified.
+. ./ublk_lib.sh
+MODE=$(mode_arg "$1")
+need_tool fio
+
+make_file "$T/loop.img" 64
+add_dev -t loop -q 2 -m "$MODE" "$T/loop.img"
+run_fio verify --filename="/dev/ublkb$DEV" --rw=randwrite --direct=1 \
+	--ioengine=libaio --iodepth=16 --bs=4k --size=24M --verify=crc32c \
+	--do_verify=1 --verify_fatal=1 --verify_state_save=0 ||
+	kl_fail "fio crc32c randwrite+verify on ublkb$DEV ($MODE): want exit 0, got $?: $(fio_log verify)"
+grep -q "err= 0" "$T/verify.fio" ||
+	kl_fail "fio reported IO errors: $(fio_log verify)"
+del_dev "$DEV"
+kl_info "24 MiB randwrite + crc32c verify passed on loop/$MODE"
+exit 0
