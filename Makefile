@@ -1,0 +1,46 @@
+# kernel-lab: two commands for a fresh machine.
+#   make lab    host packages, npm ci, then the unpatched base end to end
+#   make test   unit + integration tests (real kernels in QEMU)
+SHELL := /bin/bash
+PATCH ?= none
+DEB_PACKAGES := linux-source-6.12 qemu-system-x86 build-essential bc bison flex libelf-dev libssl-dev \
+	ccache busybox-static liburing-dev fio dwarves clang llvm lld libbpf-dev bpftool cpio \
+	e2fsprogs kmod rsync xz-utils zstd git python3 perl util-linux
+
+.PHONY: all deps npm lab test test-unit nightly typecheck clean-cache
+
+all: lab
+
+# Debian packages the lab needs; idempotent (installs only what is missing).
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		$$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get install -y -qq $$missing; \
+	else echo "deps: all Debian packages present"; fi
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+npm: node_modules/.package-lock.json
+
+lab: deps npm
+	npm run lab -- --patch $(PATCH)
+
+typecheck: npm
+	npx tsc --noEmit -p .
+
+test: deps npm typecheck
+	npx ava
+
+test-unit: npm
+	npx ava 'test/unit/**/*.test.ts'
+
+# The full matrix: each patch set alone, the stacked set, --debug, benchmarks.
+nightly: deps npm
+	bash scripts/nightly.sh
+
+clean-cache:
+	rm -rf $${KERNEL_LAB_CACHE:-$$HOME/.cache/kernel-lab}

@@ -1,0 +1,174 @@
+// Patch sets and suites are data directories; this module reads them into types.
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { UsageError } from './errors.ts';
+import { paths } from './paths.ts';
+
+export interface PatchSet {
+  name: string;
+  dir: string;
+  patches: string[]; // absolute paths, in apply order
+  configFragment: string | null;
+  defaultSuites: string[];
+  description: string;
+  features: string[];
+}
+
+function readLines(file: string): string[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+function firstParagraph(readme: string): string {
+  if (!fs.existsSync(readme)) return '';
+  const text = fs.readFileSync(readme, 'utf8');
+  const para = text
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .find((p) => p !== '' && !p.startsWith('#'));
+  return (para ?? '').replace(/\s+/g, ' ').slice(0, 200);
+}
+
+export function listPatchSets(): string[] {
+  if (!fs.existsSync(paths.patchSets)) return [];
+  return fs
+    .readdirSync(paths.patchSets)
+    .filter((n) => fs.existsSync(path.join(paths.patchSets, n, 'series')))
+    .sort();
+}
+
+/** A patch set of ours by name, or a user's mbox file / patch directory by path. */
+export function loadPatchSet(spec: string): PatchSet {
+  const named = path.join(paths.patchSets, spec);
+  if (!spec.includes('/') && fs.existsSync(path.join(named, 'series'))) return loadSetDir(spec, named, true);
+  if (spec.includes('/') || fs.existsSync(spec)) {
+    const p = path.resolve(spec);
+    if (!fs.existsSync(p)) throw new UsageError(`--patch ${spec}: no such file or directory`);
+    if (fs.statSync(p).isDirectory()) return loadSetDir(path.basename(p), p, false);
+    return { name: path.basename(p), dir: path.dirname(p), patches: [p], configFragment: null, defaultSuites: [], description: 'user mbox', features: [] };
+  }
+  const known = listPatchSets();
+  throw new UsageError(`unknown patch set '${spec}'`, `known sets: none, ${known.join(', ')}; or give a path to an mbox or a patch directory`);
+}
+
+function loadSetDir(name: string, dir: string, ours: boolean): PatchSet {
+  const seriesFile = path.join(dir, 'series');
+  let patches: string[];
+  if (fs.existsSync(seriesFile)) {
+    patches = readLines(seriesFile).map((p) => path.join(dir, p));
+    for (const p of patches) {
+      if (!fs.existsSync(p)) throw new UsageError(`${seriesFile} names ${path.basename(p)}, which does not exist`);
+    }
+  } else {
+    patches = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.patch') || f.endsWith('.mbox') || f.endsWith('.eml'))
+      .sort()
+      .map((f) => path.join(dir, f));
+  }
+  if (patches.length === 0) throw new UsageError(`patch set ${dir} holds no patches`, 'add a series file or *.patch files');
+  const frag = path.join(dir, 'config');
+  const suitesFile = path.join(dir, 'suites');
+  const featuresFile = path.join(dir, 'features');
+  return {
+    name,
+    dir,
+    patches,
+    configFragment: fs.existsSync(frag) ? frag : null,
+    defaultSuites: fs.existsSync(suitesFile) ? readLines(suitesFile) : [],
+    description: firstParagraph(path.join(dir, 'README.md')),
+    // A set provides the feature named after it, plus any listed in its features file.
+    features: ours ? [name, ...(fs.existsSync(featuresFile) ? readLines(featuresFile) : [])] : [],
+  };
+}
+
+const requiresSchema = z
+  .object({
+    config: z.array(z.string().regex(/^CONFIG_[A-Za-z0-9_]+(=.*)?$/, 'a config item is CONFIG_X or CONFIG_X=value')).default([]),
+    features: z.array(z.string()).default([]),
+  })
+  .strict()
+  .default({ config: [], features: [] });
+
+const testSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'test names are [A-Za-z0-9_.-]'),
+    cmd: z.string().min(1),
+    timeout: z.number().positive().optional(),
+    requires: requiresSchema.optional(),
+  })
+  .strict();
+
+const manifestSchema = z
+  .object({
+    description: z.string(),
+    timeout: z.number().positive().default(600),
+    testTimeout: z.number().positive().default(60),
+    requires: requiresSchema,
+    tools: z.array(z.string()).default([]),
+    bench: z.boolean().default(false),
+    tests: z.array(testSchema).min(1),
+  })
+  .strict();
+
+export type SuiteManifest = z.infer<typeof manifestSchema>;
+export type SuiteTest = z.infer<typeof testSchema>;
+export interface Suite extends SuiteManifest {
+  name: string;
+  dir: string;
+}
+
+export function listSuites(): string[] {
+  if (!fs.existsSync(paths.suites)) return [];
+  return fs
+    .readdirSync(paths.suites)
+    .filter((n) => fs.existsSync(path.join(paths.suites, n, 'manifest.json')))
+    .sort();
+}
+
+export function loadSuite(name: string): Suite {
+  const dir = path.join(paths.suites, name);
+  const file = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(file)) {
+    throw new UsageError(`unknown suite '${name}'`, `known suites: ${listSuites().join(', ')}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${file}: not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(`${file}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+  }
+  const seen = new Set<string>();
+  for (const t of parsed.data.tests) {
+    if (seen.has(t.name)) throw new UsageError(`${file}: test '${t.name}' is listed twice`);
+    seen.add(t.name);
+  }
+  return { ...parsed.data, name, dir };
+}
+
+/** Why a suite or test cannot run on this kernel, or null if it can. */
+export function unmetRequirement(
+  req: { config: string[]; features: string[] } | undefined,
+  kernelConfig: Map<string, string>,
+  features: string[],
+): string | null {
+  if (!req) return null;
+  for (const f of req.features) {
+    if (!features.includes(f)) return `needs patch feature '${f}' (run with --patch ${f})`;
+  }
+  for (const item of req.config) {
+    const [sym, want = 'y'] = item.split('=', 2) as [string, string?];
+    const have = kernelConfig.get(sym) ?? 'n';
+    if (have !== want) return `needs ${sym}=${want}, kernel has ${have}`;
+  }
+  return null;
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env -S npx tsx
+// kernel-lab command line: a thin layer over the pipeline. Exit codes are a contract:
+// 0 pass, 1 test failed or kernel crashed, 2 usage/input error (nothing built),
+// 3 infrastructure error or incomplete (timeout, killed, QEMU died).
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { listPatchSets, listSuites, loadPatchSet, loadSuite } from './catalog.ts';
+import { detectCrashes } from './crash.ts';
+import { EXIT, InfraError, UsageError, oneLine } from './errors.ts';
+import { log } from './log.ts';
+import { paths } from './paths.ts';
+import { runLab } from './pipeline.ts';
+import type { RunOptions } from './types.ts';
+
+const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/dir> [--suite a,b]
+    [--exec "<guest shell command>"] [--config FRAGMENT]... [--config-item CONFIG_X=y]...
+    [--debug] [--compare-baseline] [--kernel-src DIR|TARBALL] [--results DIR]
+    [--timeout SECONDS] [--memory MiB] [--cpus N] [--dry-run] [--help]
+npm run lab -- triage <console.log>      # crash reports found in a console log, as JSON
+npm run lab -- list                      # patch sets and suites, with descriptions`;
+
+function positiveInt(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError(`${name} takes a positive whole number, not '${v}'`);
+    return Number(v);
+  };
+}
+const collect = (v: string, prev: string[]) => [...prev, v];
+const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+function fail(err: unknown): never {
+  const code = err instanceof UsageError ? EXIT.usage : EXIT.infra;
+  process.stderr.write(`kernel-lab: ${err instanceof UsageError ? 'error' : 'infrastructure error'}: ${oneLine(err)}\n`);
+  if (!(err instanceof UsageError) && !(err instanceof InfraError) && process.env.KERNEL_LAB_DEBUG) console.error(err);
+  process.exit(code);
+}
+
+function triage(file: string): void {
+  if (!file || !fs.existsSync(file)) throw new UsageError(`triage: ${file ?? '(none)'}: no such file`, 'give a console log');
+  const crashes = detectCrashes(fs.readFileSync(file, 'utf8'));
+  process.stdout.write(`${JSON.stringify(crashes, null, 2)}\n`);
+}
+
+function list(): void {
+  const out: string[] = ['Patch sets (--patch):', `  none              the unpatched base`];
+  for (const name of listPatchSets()) {
+    try {
+      const s = loadPatchSet(name);
+      out.push(`  ${name.padEnd(16)}  ${s.patches.length} patches; suites: ${s.defaultSuites.join(',') || '-'}; ${s.description}`);
+    } catch (err) {
+      out.push(`  ${name.padEnd(16)}  (broken: ${oneLine(err)})`);
+    }
+  }
+  out.push('', 'Suites (--suite):');
+  for (const name of listSuites()) {
+    try {
+      const s = loadSuite(name);
+      out.push(`  ${name.padEnd(16)}  ${s.tests.length} tests${s.bench ? ', benchmark' : ''}; ${s.description}`);
+    } catch (err) {
+      out.push(`  ${name.padEnd(16)}  (broken: ${oneLine(err)})`);
+    }
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'triage') {
+    if (argv.length !== 2) throw new UsageError('triage takes exactly one console log', 'npm run lab -- triage results/latest/console.log');
+    triage(argv[1]!);
+    return EXIT.pass;
+  }
+  if (argv[0] === 'list') {
+    list();
+    return EXIT.pass;
+  }
+  const program = new Command('lab')
+    .usage('--patch <set> [options]')
+    .description('Build a patched kernel, boot it in QEMU, run the suites, report a verdict.')
+    .option('--patch <sets>', 'none, set names (comma-separated), or a path to an mbox or patch directory', csv)
+    .option('--suite <suites>', 'suites to run (default: smoke,uring + each set\'s suites)', csv)
+    .option('--exec <command>', 'run this shell command in the guest instead of suites')
+    .option('--config <fragment>', 'extra Kconfig fragment (repeatable)', collect, [])
+    .option('--config-item <CONFIG_X=y>', 'extra Kconfig item (repeatable)', collect, [])
+    .option('--debug', 'debug kernel: KASAN, lockdep, KFENCE, UBSAN, hung-task and soft-lockup detection', false)
+    .option('--compare-baseline', 'also run on the unpatched base and report differences', false)
+    .option('--kernel-src <dir|tarball>', 'kernel source instead of Debian\'s linux-source-6.12 (never modified)')
+    .option('--results <dir>', 'where run directories go', path.join(paths.repoRoot, 'results'))
+    .option('--timeout <seconds>', 'wall-clock limit for the guest run', positiveInt('--timeout'))
+    .option('--memory <MiB>', 'guest memory', positiveInt('--memory'), 2048)
+    .option('--cpus <n>', 'guest CPUs', positiveInt('--cpus'), 2)
+    .option('--dry-run', 'print every command the run would execute, build and boot nothing', false)
+    .helpOption('-h, --help', 'show this help')
+    .addHelpText('after', `\n${USAGE}\n\nExit codes: 0 pass, 1 test failed or kernel crashed, 2 usage or input error, 3 infrastructure error or incomplete.`)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .allowExcessArguments(false);
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return EXIT.pass;
+      throw new UsageError(err.message.replace(/^error: /, ''), 'see npm run lab -- --help');
+    }
+    throw err;
+  }
+  const o = program.opts();
+  if (!o.patch) throw new UsageError('--patch is required', 'use --patch none for the unpatched base');
+  const opts: RunOptions = {
+    patch: o.patch,
+    suites: o.suite ?? null,
+    exec: o.exec ?? null,
+    configFragments: o.config,
+    configItems: o.configItem,
+    debug: o.debug,
+    compareBaseline: o.compareBaseline,
+    kernelSrc: o.kernelSrc ?? null,
+    resultsDir: path.resolve(o.results),
+    timeoutS: o.timeout ?? null,
+    memoryMiB: o.memory,
+    cpus: o.cpus,
+    dryRun: o.dryRun,
+  };
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    log(`${sig}: stopping the guest; run.json keeps status incomplete`);
+    abort.abort();
+    if (signals > 1) process.exit(EXIT.infra);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  const { record, exitCode } = await runLab(opts, abort.signal);
+  if (opts.dryRun) return EXIT.pass;
+  if (opts.exec !== null) {
+    const t = record.tests[0];
+    if (t?.log?.length) process.stdout.write(`${t.log.join('\n')}\n`);
+  }
+  process.stdout.write(`${record.status.toUpperCase()}: ${record.reason ?? ''}\n  ${path.relative(process.cwd(), path.join(record.dir, 'summary.md'))}\n`);
+  if (abort.signal.aborted) return EXIT.infra;
+  return exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => fail(err),
+);

@@ -1,0 +1,27 @@
+// Errors are typed by whose fault they are (LAVA's split): the exit code says which.
+export const EXIT = { pass: 0, fail: 1, usage: 2, infra: 3 } as const;
+
+/** Bad command line or input (unknown set, patch that does not apply, dropped config symbol). Nothing is built. */
+export class UsageError extends Error {
+  readonly exitCode = EXIT.usage;
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The lab itself failed: a tool is missing, QEMU died, the disk is full. Not the kernel's fault. */
+export class InfraError extends Error {
+  readonly exitCode = EXIT.infra;
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+    this.name = 'InfraError';
+  }
+}
+
+export function oneLine(err: unknown): string {
+  if (err instanceof UsageError || err instanceof InfraError) {
+    return err.hint ? `${err.message} (${err.hint})` : err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

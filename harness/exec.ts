@@ -1,0 +1,51 @@
+import { execa, type Options } from 'execa';
+import { InfraError } from './errors.ts';
+import { log } from './log.ts';
+
+/** Quote an argv for display (metadata.json, --dry-run); never used to run anything. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+export interface Recorder {
+  commands: string[][];
+  dryRun: boolean;
+}
+
+/**
+ * Run one external command (argv, never a shell string), recording it in the run.
+ * With dryRun the command is only recorded and printed.
+ */
+export async function run(
+  rec: Recorder,
+  argv: string[],
+  opts: Options & { what?: string; allowDry?: boolean } = {},
+): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  rec.commands.push(argv);
+  if (rec.dryRun && !opts.allowDry) {
+    process.stdout.write(`${opts.cwd ? `(cd ${shellQuote([String(opts.cwd)])} && ` : ''}${shellQuote(argv)}${opts.cwd ? ')' : ''}\n`);
+    return { stdout: '', stderr: '', exitCode: 0 };
+  }
+  const { what, allowDry: _allowDry, ...execaOpts } = opts;
+  try {
+    const r = await execa(argv[0]!, argv.slice(1), { ...execaOpts, reject: false, stripFinalNewline: true });
+    if (r.exitCode === undefined && r.failed) {
+      throw new InfraError(`${what ?? argv[0]} could not run: ${r.shortMessage}`);
+    }
+    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
+  } catch (err) {
+    if (err instanceof InfraError) throw err;
+    throw new InfraError(`${what ?? argv[0]} could not run: ${(err as Error).message}`);
+  }
+}
+
+/** Like run() but a non-zero exit is an infrastructure error naming the step. */
+export async function mustRun(rec: Recorder, argv: string[], opts: Options & { what?: string } = {}): Promise<string> {
+  const r = await run(rec, argv, opts);
+  if (r.exitCode !== 0) {
+    const tail = (r.stderr || r.stdout).split('\n').slice(-15).join('\n');
+    log(`${opts.what ?? argv[0]} failed (exit ${r.exitCode}):\n${tail}`);
+    throw new InfraError(`${opts.what ?? shellQuote(argv)} failed with exit ${r.exitCode}`);
+  }
+  return r.stdout;
+}

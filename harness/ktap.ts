@@ -1,0 +1,73 @@
+// KTAP parser for the agent's stream: one subtest per suite, one result line per test.
+// Lines that are not KTAP (console noise, partial writes) are ignored, as KTAP allows.
+import type { TestRecord, TestStatus } from './types.ts';
+
+export interface ParsedKtap {
+  tests: TestRecord[];
+  complete: boolean; // the top-level plan was fulfilled
+  running: string | null; // suite/name started but not finished
+}
+
+const RESULT = /^(\s*)(ok|not ok)\s+(\d+)\s+([^#]*?)\s*(?:#\s*(.*))?$/;
+
+export function parseKtap(text: string): ParsedKtap {
+  const tests: TestRecord[] = [];
+  let suite: string | null = null;
+  let topPlan: number | null = null;
+  let topResults = 0;
+  let log: string[] = [];
+  let running: string | null = null;
+  let duration = new Map<string, number>();
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    const indent = /^\s*/.exec(line)![0].length;
+    const body = line.trim();
+    if (indent === 0 && /^1\.\.(\d+)$/.test(body)) {
+      topPlan = Number(body.slice(3));
+      continue;
+    }
+    const sub = /^# Subtest: (\S+)/.exec(body);
+    if (sub) {
+      suite = sub[1]!;
+      continue;
+    }
+    const start = /^# kl-start (\S+)/.exec(body);
+    if (start) {
+      running = start[1]!;
+      log = [];
+      continue;
+    }
+    const dur = /^# kl-duration (\S+) (\d+)s/.exec(body);
+    if (dur) {
+      duration.set(dur[1]!, Number(dur[2]));
+      running = null;
+      continue;
+    }
+    const m = RESULT.exec(line);
+    if (m) {
+      const isTop = m[1]!.length === 0;
+      if (isTop) {
+        topResults++;
+        // exec mode has no nested suite: its single top-level line is the test.
+        if (suite !== 'exec') continue;
+      }
+      const name = m[4]!.trim();
+      const directive = m[5] ?? '';
+      let status: TestStatus = m[2] === 'ok' ? 'pass' : 'fail';
+      let reason: string | undefined;
+      if (/^SKIP\b/i.test(directive)) {
+        status = 'skip';
+        reason = directive.replace(/^SKIP\s*/i, '') || undefined;
+      } else if (/^TIMEOUT\b/i.test(directive)) {
+        status = 'timeout';
+        reason = `timed out after ${directive.replace(/^TIMEOUT\s*/i, '')}`;
+      } else if (directive) reason = directive;
+      const s = suite ?? 'unknown';
+      tests.push({ suite: s, name, status, durationS: duration.get(`${s}/${name}`) ?? 0, reason, log });
+      log = [];
+      continue;
+    }
+    if (body.startsWith('#') && running) log.push(body.replace(/^#\s?/, ''));
+  }
+  return { tests, complete: topPlan !== null && topResults >= topPlan, running };
+}

@@ -1,0 +1,22 @@
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const cacheRoot = process.env.KERNEL_LAB_CACHE ?? path.join(os.homedir(), '.cache', 'kernel-lab');
+
+export const paths = {
+  repoRoot,
+  cacheRoot,
+  patchSets: path.join(repoRoot, 'kernel-patches'),
+  suites: path.join(repoRoot, 'suites'),
+  images: path.join(repoRoot, 'images'),
+  kconfig: path.join(repoRoot, 'harness', 'kconfig'),
+  srcCache: path.join(cacheRoot, 'src'),
+  trees: path.join(cacheRoot, 'trees'),
+  builds: path.join(cacheRoot, 'builds'),
+  imageCache: path.join(cacheRoot, 'images'),
+  ccache: path.join(cacheRoot, 'ccache'),
+  locks: path.join(cacheRoot, 'locks'),
+  defaultTarball: '/usr/src/linux-source-6.12.tar.xz',
+};

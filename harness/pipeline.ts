@@ -1,0 +1,219 @@
+// The run: source → patches → config → build → image → boot (guest agent) → crash →
+// results → report. Each stage adds to one RunRecord; run.json is rewritten after each.
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
+import { detectCrashes } from './crash.ts';
+import { UsageError } from './errors.ts';
+import { parseFragment, parseConfigItem } from './kconfig.ts';
+import { parseKtap } from './ktap.ts';
+import { log } from './log.ts';
+import { paths } from './paths.ts';
+import { buildStage } from './stages/build.ts';
+import { configStage, fragmentFiles, type FragmentInput } from './stages/config.ts';
+import { imageStage, jobInitrd } from './stages/image.ts';
+import { patchesStage } from './stages/patches.ts';
+import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
+import { createRunDir, exitCodeFor, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
+import { sourceStage } from './stages/source.ts';
+import type { BaselineDiff, RunOptions, RunRecord, TestRecord } from './types.ts';
+
+export const DEFAULT_SUITES = ['smoke', 'uring'];
+const BOOT_ALLOWANCE_S = 60;
+
+export interface Plan {
+  sets: PatchSet[];
+  suites: Suite[];
+  fragments: FragmentInput[];
+  features: string[];
+}
+
+/** Parse and check all input before anything is built: bad input is a usage error. */
+export function plan(opts: RunOptions): Plan {
+  if (opts.patch.includes('none') && opts.patch.length > 1) throw new UsageError(`--patch none cannot be combined with other sets (${opts.patch.join(',')})`);
+  const sets = opts.patch.filter((p) => p !== 'none').map(loadPatchSet);
+  const names = sets.map((s) => s.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new UsageError(`patch set '${dup}' is given twice`);
+  if (opts.exec !== null && opts.suites !== null) throw new UsageError('--exec and --suite are exclusive', 'run the command, or the suites');
+  if (opts.exec !== null && opts.exec.trim() === '') throw new UsageError('--exec needs a command');
+  let suiteNames: string[] = [];
+  if (opts.exec === null) {
+    suiteNames = opts.suites ?? [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => s.defaultSuites)])];
+  }
+  const suites = suiteNames.map(loadSuite);
+  const fragments: FragmentInput[] = fragmentFiles({ debug: opts.debug });
+  for (const s of sets) {
+    if (s.configFragment) fragments.push({ source: path.relative(paths.repoRoot, s.configFragment), text: fs.readFileSync(s.configFragment, 'utf8') });
+  }
+  const suiteItems = suites.flatMap((s) => [...s.requires.config, ...s.tests.flatMap((t) => t.requires?.config ?? [])]);
+  if (suiteItems.length > 0) {
+    fragments.push({ source: `suites (${suites.map((s) => s.name).join(',')})`, text: suiteItems.map((i) => (i.includes('=') ? i : `${i}=y`)).join('\n') });
+  }
+  for (const f of opts.configFragments) {
+    if (!fs.existsSync(f)) throw new UsageError(`--config ${f}: no such file`);
+    const text = fs.readFileSync(f, 'utf8');
+    const { bad } = parseFragment(text, f);
+    if (bad.length > 0) throw new UsageError(`--config ${f}:${bad[0]!.line}: '${bad[0]!.text}' is not a config item`, 'write CONFIG_X=y, CONFIG_X=value or # CONFIG_X is not set');
+    fragments.push({ source: f, text });
+  }
+  if (opts.configItems.length > 0) {
+    for (const item of opts.configItems) {
+      if (!parseConfigItem(item, '--config-item')) throw new UsageError(`--config-item '${item}' is not a config item`, 'write CONFIG_X=y, CONFIG_X=m, CONFIG_X=n or CONFIG_X=value');
+    }
+    fragments.push({ source: '--config-item', text: opts.configItems.map((i) => (/=n$/.test(i) ? `# ${i.slice(0, -2)} is not set` : i)).join('\n') });
+  }
+  return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))] };
+}
+
+async function timed<T>(rec: RunRecord, stage: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  try {
+    return await fn();
+  } finally {
+    rec.timings[stage] = (Date.now() - t0) / 1000;
+    if (!rec.options.dryRun) writeRunJson(rec);
+  }
+}
+
+export interface LabResult {
+  record: RunRecord;
+  exitCode: number;
+}
+
+export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverride?: string): Promise<LabResult> {
+  const p = plan(opts);
+  const id = newRunId(opts.label);
+  const dir = opts.dryRun ? path.join(opts.resultsDir, id) : runDirOverride ? (fs.mkdirSync(runDirOverride, { recursive: true }), runDirOverride) : createRunDir(opts.resultsDir, id, true);
+  const rec: RunRecord = {
+    id,
+    dir,
+    options: opts,
+    status: 'incomplete',
+    startedAt: new Date().toISOString(),
+    timings: {},
+    suites: p.suites.map((s) => s.name),
+    tests: [],
+    crashes: [],
+    commands: [],
+  };
+  const r = { commands: rec.commands, dryRun: opts.dryRun };
+  if (!opts.dryRun) {
+    writeRunJson(rec);
+    log(`run ${id}: results in ${dir}`);
+  }
+  const buildLog = path.join(dir, 'build.log');
+
+  const src = await timed(rec, 'source', () => sourceStage(r, opts.kernelSrc));
+  const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
+  const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, opts.debug, p.fragments));
+  if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
+  const build = await timed(rec, 'build', () =>
+    buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog }),
+  );
+  rec.kernel = {
+    base: src.baseDesc,
+    baseSha256: src.baseSha256,
+    version: src.version,
+    patches: patched.patches.map((x) => ({ ...x, file: path.relative(paths.repoRoot, x.file).startsWith('..') ? x.file : path.relative(paths.repoRoot, x.file) })),
+    features: p.features,
+    configSha256: cfg.configSha256,
+    buildKey: build.key,
+    cached: build.cached,
+    buildDir: build.dir,
+  };
+  if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
+  const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog));
+
+  // Which tests run, which skip (requirements) and which cannot (suite failed to build).
+  const preset: TestRecord[] = [];
+  const skipArgs: string[] = [];
+  for (const s of p.suites) {
+    if (!image.suitesBuilt.includes(s.name)) {
+      for (const t of s.tests) preset.push({ suite: s.name, name: t.name, status: 'error', durationS: 0, reason: `suite failed to build: ${image.suiteErrors[s.name] ?? 'unknown'}` });
+      continue;
+    }
+    const suiteWhy = unmetRequirement(s.requires, cfg.config, p.features);
+    for (const t of s.tests) {
+      const why = suiteWhy ?? unmetRequirement(t.requires, cfg.config, p.features);
+      if (why) skipArgs.push(`${s.name}/${t.name}=${why.replace(/[\s']/g, '+')}`);
+    }
+  }
+
+  const accel = await probeAccel();
+  rec.accel = accel;
+  const scale = timeoutScale(accel);
+  const guestSuites = p.suites.filter((s) => image.suitesBuilt.includes(s.name));
+  const wallS = opts.timeoutS ?? (BOOT_ALLOWANCE_S + (opts.exec !== null ? 600 : guestSuites.reduce((a, s) => a + s.timeout, 0))) * scale;
+  const initrd = path.join(dir, 'initrd.cpio');
+  const jobEnv: Record<string, string> = {
+    KL_SCALE: String(scale),
+    KL_KERNEL_VERSION: src.version,
+    KL_SUITE_LIST: guestSuites.map((s) => s.name).join(' '),
+    KL_SKIP: ` ${skipArgs.join(' ')} `,
+  };
+  if (opts.exec !== null) {
+    jobEnv.KL_EXEC = Buffer.from(opts.exec).toString('base64');
+    jobEnv.KL_EXEC_TIMEOUT = String(Math.max(1, Math.floor(wallS)));
+  }
+  if (!opts.dryRun) await jobInitrd(r, build.dir, image.cpio, jobEnv, initrd);
+  let outcome: BootOutcome | null = null;
+  try {
+    outcome = await timed(rec, 'boot', () =>
+      boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal),
+    );
+  } finally {
+    fs.rmSync(initrd, { force: true });
+  }
+  if (opts.dryRun) return { record: rec, exitCode: 0 };
+
+  await timed(rec, 'results', async () => {
+    const ktapText = fs.readFileSync(path.join(dir, 'ktap.raw'), 'utf8');
+    fs.writeFileSync(path.join(dir, 'results.ktap'), ktapText);
+    const consoleText = fs.readFileSync(path.join(dir, 'console.log'), 'utf8');
+    const statusText = fs.readFileSync(path.join(dir, 'status.raw'), 'utf8');
+    const agentDone = /^done \d+/m.test(statusText);
+    const parsed = parseKtap(ktapText);
+    rec.crashes = detectCrashes(consoleText);
+    const tests: TestRecord[] = [...preset, ...parsed.tests];
+    // Tests the guest never reported: the running one hung or died, the rest never ran.
+    const planned = opts.exec !== null ? [{ suite: 'exec', name: 'command' }] : guestSuites.flatMap((s) => s.tests.map((t) => ({ suite: s.name, name: t.name })));
+    for (const t of planned) {
+      if (tests.some((x) => x.suite === t.suite && x.name === t.name)) continue;
+      const full = `${t.suite}/${t.name}`;
+      const crash = rec.crashes.find((c) => c.test === full);
+      if (parsed.running === full) {
+        const hung = outcome?.ended === 'wall-timeout' || outcome?.ended === 'test-timeout' || outcome?.ended === 'silence';
+        tests.push({ ...t, status: hung && !crash ? 'timeout' : 'error', durationS: 0, reason: crash ? `kernel: ${crash.title}` : hung ? `still running when the guest was stopped (${outcome?.ended})` : 'guest stopped during this test' });
+      } else tests.push({ ...t, status: 'error', durationS: 0, reason: 'not run: the guest stopped earlier' });
+    }
+    rec.tests = tests;
+    const v = verdict(tests, rec.crashes, outcome, agentDone);
+    rec.status = v.status;
+    rec.reason = v.reason;
+    const kdir = path.join(dir, 'kmsg');
+    fs.mkdirSync(kdir, { recursive: true });
+    for (const [test, lines] of splitKernelMessages(consoleText)) fs.writeFileSync(path.join(kdir, `${test.replace('/', '__')}.log`), `${lines.join('\n')}\n`);
+  });
+
+  if (opts.compareBaseline && p.sets.length > 0) {
+    log('--compare-baseline: the same run on the unpatched base');
+    const base = await runLab({ ...opts, patch: [], compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'));
+    const key = (t: TestRecord) => `${t.suite}/${t.name}`;
+    const differences: BaselineDiff[] = [];
+    const all = new Set([...rec.tests.map(key), ...base.record.tests.map(key)]);
+    for (const k of [...all].sort()) {
+      const a = rec.tests.find((t) => key(t) === k)?.status ?? 'absent';
+      const b = base.record.tests.find((t) => key(t) === k)?.status ?? 'absent';
+      if (a !== b) differences.push({ test: k, patched: a, base: b });
+    }
+    const baseTitles = new Set(base.record.crashes.map((c) => c.title));
+    rec.baseline = { runDir: base.record.dir, status: base.record.status, differences, newCrashes: rec.crashes.filter((c) => !baseTitles.has(c.title)) };
+  }
+
+  rec.finishedAt = new Date().toISOString();
+  writeJunit(rec);
+  fs.writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(rec));
+  writeRunJson(rec);
+  return { record: rec, exitCode: exitCodeFor(rec.status) };
+}

@@ -1,0 +1,141 @@
+// Stage 4: out-of-tree build with ccache, cached by (base, patches, final .config, compiler).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { InfraError } from '../errors.ts';
+import { shellQuote, type Recorder } from '../exec.ts';
+import { log } from '../log.ts';
+import { paths } from '../paths.ts';
+
+export interface BuildInputs {
+  tree: string;
+  outDir: string;
+  baseTree: string;
+  stackHash: string;
+  configSha256: string;
+  configCommand: string[];
+  logFile: string;
+}
+
+export interface BuildResult {
+  key: string;
+  dir: string; // builds/<key>: bzImage, System.map, config, headers/, gen_init_cpio, metadata.json
+  cached: boolean;
+  compiler: string;
+}
+
+// Bump when what a build directory holds changes.
+const RECIPE = 'kl-build-1';
+
+export function buildEnv(): Record<string, string> {
+  return {
+    ARCH: 'x86_64',
+    CCACHE_DIR: paths.ccache,
+    CCACHE_BASEDIR: paths.cacheRoot,
+    CCACHE_NOHASHDIR: 'true',
+    KBUILD_BUILD_TIMESTAMP: '2024-01-01',
+    KBUILD_BUILD_USER: 'kernel-lab',
+    KBUILD_BUILD_HOST: 'kernel-lab',
+  };
+}
+
+export async function compilerVersion(): Promise<string> {
+  const r = await execa('gcc', ['--version'], { reject: false });
+  return String(r.stdout).split('\n')[0] ?? 'unknown';
+}
+
+export function buildKey(inp: { baseTree: string; stackHash: string; configSha256: string; compiler: string }): string {
+  return crypto.createHash('sha256').update([RECIPE, inp.baseTree, inp.stackHash, inp.configSha256, inp.compiler].join('\n')).digest('hex').slice(0, 20);
+}
+
+export function makeArgv(outDir: string, targets: string[]): string[] {
+  return ['make', `O=${path.basename(outDir)}`, 'ARCH=x86_64', 'CC=ccache gcc', `-j${os.availableParallelism()}`, ...targets];
+}
+
+/** Run make, streaming its output to the build log and printing progress every 30 s. */
+async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string): Promise<void> {
+  rec.commands.push(argv);
+  const out = fs.createWriteStream(logFile, { flags: 'a' });
+  out.write(`$ (cd ${tree} && ${Object.entries(buildEnv()).map(([k, v]) => `${k}=${shellQuote([v])}`).join(' ')} ${shellQuote(argv)})\n`);
+  let compiled = 0;
+  let last = '';
+  const started = Date.now();
+  const timer = setInterval(() => log(`${what}: ${compiled} objects so far, ${Math.round((Date.now() - started) / 1000)} s (last: ${last})`), 30_000);
+  try {
+    const proc = execa(argv[0]!, argv.slice(1), { cwd: tree, env: buildEnv(), all: true, reject: false, buffer: false });
+    proc.all?.on('data', (chunk: Buffer) => {
+      out.write(chunk);
+      for (const line of chunk.toString().split('\n')) {
+        const m = /^\s+(CC|AS|LD|AR)\s+(\S+)/.exec(line);
+        if (m) {
+          compiled++;
+          last = m[2]!;
+        }
+      }
+    });
+    const r = await proc;
+    if (r.exitCode !== 0) {
+      const tail = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => /error|Error/.test(l)).slice(0, 5);
+      throw new InfraError(`${what} failed (exit ${r.exitCode}); see ${logFile}${tail.length ? `: ${tail[0]!.trim()}` : ''}`);
+    }
+  } finally {
+    clearInterval(timer);
+    await new Promise((res) => out.end(res));
+  }
+}
+
+export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<BuildResult> {
+  const compiler = await compilerVersion();
+  const key = buildKey({ ...inp, compiler });
+  const dir = path.join(paths.builds, key);
+  if (fs.existsSync(path.join(dir, 'metadata.json'))) {
+    fs.appendFileSync(inp.logFile, `cache hit: ${dir} (key ${key}); nothing rebuilt\n`);
+    return { key, dir, cached: true, compiler };
+  }
+  const targets = makeArgv(inp.outDir, ['bzImage']);
+  const headers = makeArgv(inp.outDir, ['headers_install', `INSTALL_HDR_PATH=${path.join(dir + '.tmp', 'headers')}`]);
+  if (rec.dryRun) {
+    for (const a of [targets, headers]) process.stdout.write(`(cd ${inp.tree} && ${shellQuote(a)})\n`);
+    rec.commands.push(targets, headers);
+    return { key, dir, cached: false, compiler };
+  }
+  log(`building kernel ${key} in ${inp.outDir} (-j${os.availableParallelism()}, ccache); log: ${inp.logFile}`);
+  const t0 = Date.now();
+  fs.rmSync(dir + '.tmp', { recursive: true, force: true });
+  fs.mkdirSync(dir + '.tmp', { recursive: true });
+  await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build');
+  await makeWithProgress(rec, inp.tree, headers, inp.logFile, 'headers_install');
+  const tmp = dir + '.tmp';
+  const copy = (from: string, to: string) => fs.copyFileSync(path.join(inp.outDir, from), path.join(tmp, to));
+  copy('arch/x86/boot/bzImage', 'bzImage');
+  copy('System.map', 'System.map');
+  copy('.config', 'config');
+  copy('vmlinux', 'vmlinux');
+  copy('usr/gen_init_cpio', 'gen_init_cpio');
+  fs.chmodSync(path.join(tmp, 'gen_init_cpio'), 0o755);
+  const env = buildEnv();
+  const envStr = Object.entries(env).map(([k, v]) => `${k}=${shellQuote([v])}`).join(' ');
+  const metadata = {
+    key,
+    recipe: RECIPE,
+    builtAt: new Date().toISOString(),
+    durationS: Math.round((Date.now() - t0) / 1000),
+    compiler,
+    baseTree: inp.baseTree,
+    patchsetHash: inp.stackHash,
+    configSha256: inp.configSha256,
+    tree: inp.tree,
+    reproducer: [
+      `cd ${inp.tree}`,
+      `ARCH=x86_64 ${shellQuote(inp.configCommand)}`,
+      `${envStr} ${shellQuote(targets)}`,
+    ],
+  };
+  fs.writeFileSync(path.join(tmp, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+  log(`kernel built in ${metadata.durationS} s`);
+  return { key, dir, cached: false, compiler };
+}

@@ -1,0 +1,177 @@
+// Stage 5: a hermetic initramfs from images/base: busybox, the agent, each suite built
+// against the tested kernel's own headers, and the tools suites need with their shared
+// libraries. Reproducible (sorted entries, mtime 0 via gen_init_cpio -t 0) and cached by content.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { listSuites, loadSuite, type Suite } from '../catalog.ts';
+import { InfraError } from '../errors.ts';
+import { run, type Recorder } from '../exec.ts';
+import { withLock } from '../lock.ts';
+import { log } from '../log.ts';
+import { paths } from '../paths.ts';
+
+const RECIPE_VERSION = 'kl-image-1';
+
+interface Recipe {
+  busybox: string;
+  init: string;
+  tools: string[];
+}
+
+export interface ImageResult {
+  key: string;
+  cpio: string;
+  cached: boolean;
+  suitesBuilt: string[];
+  suiteErrors: Record<string, string>; // suite → first error line of its build
+}
+
+/** Content hash of a directory: relative paths and bytes, sorted; build outputs skipped. */
+export function dirHash(dir: string): string {
+  const h = crypto.createHash('sha256');
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.name === 'out' || e.name.startsWith('.')) continue;
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) h.update(`${path.relative(dir, p)}\0`).update(fs.readFileSync(p)).update('\0');
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return h.digest('hex');
+}
+
+async function which(tool: string): Promise<string | null> {
+  for (const d of ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin']) {
+    const p = path.join(d, tool);
+    if (fs.existsSync(p)) return fs.realpathSync(p);
+  }
+  return null;
+}
+
+async function sharedLibs(bin: string): Promise<string[]> {
+  const r = await execa('ldd', [bin], { reject: false });
+  if (r.exitCode !== 0) return []; // static
+  const libs: string[] = [];
+  for (const line of String(r.stdout).split('\n')) {
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s*\(/.exec(line);
+    if (m) libs.push(m[1]!);
+  }
+  return libs;
+}
+
+/** Turn a suite manifest into the agent's plan: name<TAB>timeout<TAB>cmd per line. */
+export function planLines(suite: Suite): string {
+  return suite.tests.map((t) => `${t.name}\t${Math.ceil(t.timeout ?? suite.testTimeout)}\t${t.cmd.replace(/[\t\n]/g, ' ')}\n`).join('');
+}
+
+export async function imageStage(rec: Recorder, buildDir: string, buildKey: string, logFile: string): Promise<ImageResult> {
+  const recipe = JSON.parse(fs.readFileSync(path.join(paths.images, 'base', 'recipe.json'), 'utf8')) as Recipe;
+  const suites = listSuites().map(loadSuite);
+  const toolNames = [...new Set([...recipe.tools, ...suites.flatMap((s) => s.tools)])].sort();
+  const tools: { name: string; path: string }[] = [];
+  for (const t of toolNames) {
+    const p = await which(t);
+    if (!p) throw new InfraError(`guest tool '${t}' is not installed on the host`, 'run `make deps`');
+    tools.push({ name: t, path: p });
+  }
+  const toolStamp = tools.map((t) => `${t.name}:${t.path}:${fs.statSync(t.path).size}`).join(',');
+  const key = crypto
+    .createHash('sha256')
+    .update([RECIPE_VERSION, buildKey, dirHash(paths.images), dirHash(paths.suites), toolStamp].join('\n'))
+    .digest('hex')
+    .slice(0, 20);
+  const dir = path.join(paths.imageCache, key);
+  const cpio = path.join(dir, 'initramfs.cpio');
+  const summaryFile = path.join(dir, 'suites.json');
+  if (rec.dryRun) return { key, cpio, cached: fs.existsSync(cpio), suitesBuilt: suites.map((s) => s.name), suiteErrors: {} };
+  return withLock(`image-${key}`, async () => {
+    if (fs.existsSync(cpio) && fs.existsSync(summaryFile)) {
+      const s = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { built: string[]; errors: Record<string, string> };
+      return { key, cpio, cached: true, suitesBuilt: s.built, suiteErrors: s.errors };
+    }
+    log(`packing guest image ${key}`);
+    const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-image-'));
+    try {
+      const entries: string[] = [];
+      const dirs = new Set<string>();
+      const addDir = (d: string) => {
+        const parts = d.split('/').filter(Boolean);
+        for (let i = 1; i <= parts.length; i++) dirs.add(`/${parts.slice(0, i).join('/')}`);
+      };
+      const addFile = (dest: string, src: string, mode: string) => {
+        addDir(path.dirname(dest));
+        entries.push(`file ${dest} ${src} ${mode} 0 0`);
+      };
+      for (const d of ['/bin', '/sbin', '/usr/bin', '/usr/sbin', '/dev', '/proc', '/sys', '/tmp', '/run', '/mnt', '/root', '/etc', '/kl/bin', '/kl/suites']) addDir(d);
+      addFile('/bin/busybox', recipe.busybox, '0755');
+      addFile('/init', path.join(paths.images, 'base', recipe.init), '0755');
+      entries.push('nod /dev/console 0600 0 0 c 5 1', 'nod /dev/null 0666 0 0 c 1 3');
+      fs.writeFileSync(path.join(stage, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+      fs.writeFileSync(path.join(stage, 'group'), 'root:x:0:\n');
+      addFile('/etc/passwd', path.join(stage, 'passwd'), '0644');
+      addFile('/etc/group', path.join(stage, 'group'), '0644');
+      const libs = new Set<string>();
+      for (const t of tools) {
+        addFile(`/kl/bin/${t.name}`, t.path, '0755');
+        for (const l of await sharedLibs(t.path)) libs.add(l);
+      }
+      for (const l of [...libs].sort()) {
+        addFile(l, fs.realpathSync(l), '0755');
+        // The loader and libraries are looked up by the names ldd printed.
+      }
+      // Suites: each built against this kernel's headers; a suite that fails to build
+      // is left out and reported, so one broken suite does not stop the others.
+      const built: string[] = [];
+      const errors: Record<string, string> = {};
+      for (const s of suites) {
+        const out = path.join(stage, 'suites', s.name);
+        const r = await run(rec, ['make', '-C', s.dir, `O=${out}`, `KHDR=${path.join(buildDir, 'headers')}`, `-j${os.availableParallelism()}`], {});
+        fs.appendFileSync(logFile, `\n$ make -C ${s.dir} O=${out}\n${r.stdout}\n${r.stderr}\n`);
+        if (r.exitCode !== 0) {
+          errors[s.name] = (r.stderr.split('\n').find((l) => /error/.test(l)) ?? r.stderr.split('\n').slice(-1)[0] ?? 'build failed').trim();
+          log(`suite ${s.name} failed to build: ${errors[s.name]}`);
+          continue;
+        }
+        fs.writeFileSync(path.join(out, 'kl-plan'), planLines(s));
+        for (const f of fs.readdirSync(out).sort()) {
+          const p = path.join(out, f);
+          if (fs.statSync(p).isFile()) addFile(`/kl/suites/${s.name}/${f}`, p, (fs.statSync(p).mode & 0o111) !== 0 ? '0755' : '0644');
+        }
+        built.push(s.name);
+      }
+      const spec = [...[...dirs].sort().map((d) => `dir ${d} 0755 0 0`), ...entries.sort()].join('\n') + '\n';
+      fs.writeFileSync(path.join(stage, 'cpio.spec'), spec);
+      fs.mkdirSync(dir, { recursive: true });
+      const r = await execa(path.join(buildDir, 'gen_init_cpio'), ['-t', '0', path.join(stage, 'cpio.spec')], { encoding: 'buffer', reject: false, maxBuffer: 1 << 30 });
+      rec.commands.push([path.join(buildDir, 'gen_init_cpio'), '-t', '0', 'cpio.spec']);
+      if (r.exitCode !== 0) throw new InfraError(`gen_init_cpio failed: ${Buffer.from(r.stderr as Uint8Array).toString().trim()}`);
+      fs.writeFileSync(`${cpio}.tmp`, r.stdout as Uint8Array);
+      fs.copyFileSync(path.join(stage, 'cpio.spec'), path.join(dir, 'cpio.spec'));
+      fs.writeFileSync(summaryFile, JSON.stringify({ built, errors }, null, 2));
+      fs.renameSync(`${cpio}.tmp`, cpio);
+      return { key, cpio, cached: false, suitesBuilt: built, suiteErrors: errors };
+    } finally {
+      fs.rmSync(stage, { recursive: true, force: true });
+    }
+  });
+}
+
+/** The per-run job, appended to the image as a second cpio archive. */
+export async function jobInitrd(rec: Recorder, buildDir: string, baseCpio: string, env: Record<string, string>, outFile: string): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-job-'));
+  try {
+    const envText = Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", `'\\''`)}'\n`).join('');
+    fs.writeFileSync(path.join(tmp, 'job.env'), envText);
+    fs.writeFileSync(path.join(tmp, 'spec'), `dir /kl 0755 0 0\nfile /kl/job.env ${path.join(tmp, 'job.env')} 0644 0 0\n`);
+    const r = await execa(path.join(buildDir, 'gen_init_cpio'), ['-t', '0', path.join(tmp, 'spec')], { encoding: 'buffer', reject: false });
+    if (r.exitCode !== 0) throw new InfraError('gen_init_cpio failed for the job archive');
+    fs.copyFileSync(baseCpio, outFile);
+    fs.appendFileSync(outFile, r.stdout as Uint8Array);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}

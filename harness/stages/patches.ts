@@ -1,0 +1,98 @@
+// Stage 2: apply the patch sets in order with `git am --3way` on a worktree of the base.
+// A patch that does not apply stops the run naming the patch, file and first failing
+// hunk, and the half-applied worktree is removed.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { PatchSet } from '../catalog.ts';
+import { UsageError } from '../errors.ts';
+import { mustRun, run, type Recorder } from '../exec.ts';
+import { withLock } from '../lock.ts';
+import { log } from '../log.ts';
+import { paths } from '../paths.ts';
+import type { PatchRecord } from '../types.ts';
+import { sha256File, type SourceResult } from './source.ts';
+
+const GIT_ID = ['-c', 'user.name=kernel-lab', '-c', 'user.email=kernel-lab@example.com', '-c', 'commit.gpgsign=false'];
+
+export interface PatchesResult {
+  tree: string;
+  patches: PatchRecord[];
+  stackHash: string; // KCIDB-style patchset hash over the applied patch files
+}
+
+export function patchSubject(file: string): string {
+  const text = fs.readFileSync(file, 'utf8');
+  const m = /^Subject:\s*(.*(?:\n[ \t].*)*)/m.exec(text);
+  return m ? m[1]!.replace(/\n[ \t]+/g, ' ').trim() : path.basename(file);
+}
+
+/** sha256 over the newline-terminated sha256 of each patch (KCIDB's patchset_hash). */
+export function patchsetHash(shas: string[]): string {
+  return crypto.createHash('sha256').update(shas.map((s) => `${s}\n`).join('')).digest('hex');
+}
+
+/** Find the first failing hunk of `file` at `line` in a patch, for the error message. */
+export function failingHunk(patchFile: string, file: string, line: number): string | null {
+  const text = fs.readFileSync(patchFile, 'utf8');
+  const sections = text.split(/^diff --git /m).slice(1);
+  for (const sec of sections) {
+    if (!sec.startsWith(`a/${file} `)) continue;
+    const hunks = sec.split(/^(?=@@ )/m).slice(1);
+    const hit = hunks.find((h) => Number(/^@@ -(\d+)/.exec(h)?.[1]) === line) ?? hunks[0];
+    if (hit) return hit.split('\n')[0]!.trim();
+  }
+  return null;
+}
+
+export function describeAmFailure(stderr: string, patchFile: string): string {
+  const m = /error: patch failed: (.+?):(\d+)/.exec(stderr);
+  if (m) {
+    const hunk = failingHunk(patchFile, m[1]!, Number(m[2]));
+    return `${m[1]}:${m[2]}${hunk ? ` (${hunk})` : ''}`;
+  }
+  const other = /error: (.+)/.exec(stderr);
+  return other ? other[1]!.trim() : stderr.trim().split('\n').slice(-1)[0] ?? 'unknown error';
+}
+
+export async function patchesStage(rec: Recorder, src: SourceResult, sets: PatchSet[]): Promise<PatchesResult> {
+  const patches: PatchRecord[] = [];
+  for (const set of sets) {
+    for (const file of set.patches) {
+      patches.push({ set: set.name, file, subject: patchSubject(file), sha256: sha256File(file) });
+    }
+  }
+  const stackHash = patchsetHash(patches.map((p) => p.sha256));
+  if (patches.length === 0) return { tree: src.repo, patches, stackHash };
+
+  const key = crypto.createHash('sha256').update(`${src.baseTree}\n${stackHash}`).digest('hex').slice(0, 16);
+  const tree = path.join(paths.trees, key);
+  await withLock(`tree-${key}`, async () => {
+    if (fs.existsSync(path.join(tree, '.kl-applied'))) return;
+    log(`applying ${patches.length} patch(es) from ${sets.map((s) => s.name).join(', ')} with git am --3way`);
+    await removeWorktree(rec, src.repo, tree);
+    fs.mkdirSync(paths.trees, { recursive: true });
+    await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, 'HEAD'], { what: 'git worktree add' });
+    for (const p of patches) {
+      const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', p.file], {});
+      if (r.exitCode !== 0) {
+        const where = describeAmFailure(`${r.stdout}\n${r.stderr}`, p.file);
+        await run(rec, ['git', '-C', tree, 'am', '--abort'], {});
+        await removeWorktree(rec, src.repo, tree);
+        throw new UsageError(
+          `patch ${p.set}/${path.basename(p.file)} ("${p.subject}") does not apply to ${src.version}: ${where}`,
+          'rebase the series on the base, or pass --kernel-src for another base',
+        );
+      }
+    }
+    if (!rec.dryRun) fs.writeFileSync(path.join(tree, '.kl-applied'), patches.map((p) => `${p.sha256} ${p.file}\n`).join(''));
+  });
+  return { tree, patches, stackHash };
+}
+
+async function removeWorktree(rec: Recorder, repo: string, tree: string): Promise<void> {
+  if (!fs.existsSync(tree)) return;
+  await run(rec, ['git', '-C', repo, 'worktree', 'remove', '--force', tree], {});
+  fs.rmSync(tree, { recursive: true, force: true });
+  await run(rec, ['git', '-C', repo, 'worktree', 'prune'], {});
+}

@@ -1,0 +1,145 @@
+// Stage 9/10: results/<run-id>/ written as the run goes (run.json is rewritten after every
+// stage, so a killed run keeps everything so far with status "incomplete"), then the
+// final verdict, KTAP, junit.xml, per-test kernel messages and summary.md.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { create } from 'xmlbuilder2';
+import { stripPrefixes } from '../crash.ts';
+import type { BootOutcome } from './qemu.ts';
+import type { CrashRecord, RunRecord, RunStatus, TestRecord } from '../types.ts';
+
+export function newRunId(label?: string): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  return `${stamp}-${crypto.randomBytes(2).toString('hex')}${label ? `-${label}` : ''}`;
+}
+
+export function createRunDir(resultsDir: string, id: string, linkLatest: boolean): string {
+  const dir = path.join(resultsDir, id);
+  fs.mkdirSync(dir, { recursive: true });
+  if (linkLatest) {
+    const latest = path.join(resultsDir, 'latest');
+    const tmp = `${latest}.${process.pid}`;
+    fs.rmSync(tmp, { force: true });
+    fs.symlinkSync(id, tmp);
+    fs.renameSync(tmp, latest);
+  }
+  return dir;
+}
+
+export function writeRunJson(rec: RunRecord): void {
+  const file = path.join(rec.dir, 'run.json');
+  const { commands, ...rest } = rec;
+  const json = { ...rest, commands: commands.map((c) => c.join(' ')), tests: rec.tests.map(({ log: _l, ...t }) => t) };
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * One verdict per run. A kernel report outranks everything (the kernel's fault); then a
+ * failed test; then a timeout; then an incomplete run (the guest died without a report).
+ */
+export function verdict(tests: TestRecord[], crashes: CrashRecord[], boot: BootOutcome | null, agentDone: boolean): { status: RunStatus; reason: string } {
+  if (crashes.length > 0) return { status: 'crash', reason: `kernel report: ${crashes[0]!.title}${crashes[0]!.test ? ` (in ${crashes[0]!.test})` : ''}` };
+  const failed = tests.filter((t) => t.status === 'fail');
+  if (failed.length > 0) return { status: 'fail', reason: `${failed.length} test(s) failed: ${failed.slice(0, 3).map((t) => `${t.suite}/${t.name}`).join(', ')}` };
+  if (boot?.ended === 'wall-timeout') return { status: 'timeout', reason: `run exceeded its time limit after ${boot.durationS.toFixed(0)} s` };
+  if (boot?.ended === 'test-timeout') return { status: 'timeout', reason: `test ${boot.hungTest} did not finish and the guest did not stop it` };
+  if (boot?.ended === 'silence') return { status: 'timeout', reason: 'guest went silent (no console, KTAP or heartbeat output)' };
+  if (boot?.ended === 'killed') return { status: 'incomplete', reason: 'run was interrupted' };
+  const timedOut = tests.filter((t) => t.status === 'timeout');
+  if (timedOut.length > 0) return { status: 'timeout', reason: `${timedOut.length} test(s) timed out: ${timedOut.map((t) => `${t.suite}/${t.name}`).join(', ')}` };
+  const errored = tests.filter((t) => t.status === 'error');
+  if (errored.length > 0) return { status: 'error', reason: `${errored.length} test(s) could not run: ${errored[0]!.suite}/${errored[0]!.name}: ${errored[0]!.reason ?? ''}` };
+  if (!agentDone) return { status: 'incomplete', reason: 'guest stopped before the agent finished (no "done" on the status port)' };
+  return { status: 'pass', reason: `${tests.filter((t) => t.status === 'pass').length} passed, ${tests.filter((t) => t.status === 'skip').length} skipped` };
+}
+
+export function exitCodeFor(status: RunStatus): number {
+  if (status === 'pass') return 0;
+  if (status === 'fail' || status === 'crash') return 1;
+  return 3;
+}
+
+/** Kernel messages between a test's start and end markers, one file per test. */
+export function splitKernelMessages(consoleText: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let cur: string | null = null;
+  for (const raw of consoleText.split('\n')) {
+    const line = stripPrefixes(raw);
+    const m = /^kl: test-(start|end) (\S+)/.exec(line);
+    if (m) {
+      cur = m[1] === 'start' ? m[2]! : null;
+      if (cur && !out.has(cur)) out.set(cur, []);
+      continue;
+    }
+    if (cur) out.get(cur)!.push(raw);
+  }
+  return out;
+}
+
+export function writeJunit(rec: RunRecord): void {
+  const root = create({ version: '1.0', encoding: 'UTF-8' }).ele('testsuites', { name: `kernel-lab ${rec.id}`, tests: rec.tests.length });
+  const bySuite = new Map<string, TestRecord[]>();
+  for (const t of rec.tests) bySuite.set(t.suite, [...(bySuite.get(t.suite) ?? []), t]);
+  for (const [suite, tests] of bySuite) {
+    const s = root.ele('testsuite', {
+      name: suite,
+      tests: tests.length,
+      failures: tests.filter((t) => t.status === 'fail').length,
+      errors: tests.filter((t) => t.status === 'timeout' || t.status === 'error').length,
+      skipped: tests.filter((t) => t.status === 'skip').length,
+    });
+    for (const t of tests) {
+      const c = s.ele('testcase', { classname: suite, name: t.name, time: t.durationS });
+      const crashes = rec.crashes.filter((k) => k.test === `${t.suite}/${t.name}`);
+      if (t.status === 'skip') c.ele('skipped', { message: t.reason ?? '' });
+      else if (t.status === 'fail') c.ele('failure', { message: t.reason ?? 'failed' }).txt((t.log ?? []).join('\n'));
+      else if (t.status === 'timeout' || t.status === 'error') c.ele('error', { message: t.reason ?? t.status });
+      if (crashes.length > 0) c.ele('error', { message: `kernel report: ${crashes[0]!.title}`, type: crashes[0]!.type }).txt(crashes[0]!.report);
+      if (t.log && t.log.length > 0) c.ele('system-out').txt(t.log.join('\n'));
+    }
+  }
+  fs.writeFileSync(path.join(rec.dir, 'junit.xml'), root.end({ prettyPrint: true }));
+}
+
+export function summaryMarkdown(rec: RunRecord): string {
+  const k = rec.kernel;
+  const lines: string[] = [];
+  lines.push(`# kernel-lab run ${rec.id}: **${rec.status.toUpperCase()}**`, '');
+  if (rec.reason) lines.push(`${rec.reason}`, '');
+  lines.push(`- kernel: ${k?.version ?? '?'} from ${k?.base ?? '?'}; patches: ${k && k.patches.length > 0 ? [...new Set(k.patches.map((p) => p.set))].join(', ') + ` (${k.patches.length})` : 'none'}; build ${k?.buildKey ?? '?'}${k?.cached ? ' (cached)' : ''}`);
+  lines.push(`- accel: ${rec.accel ?? '?'}${rec.accel === 'tcg' ? ' (software emulation: timings are TCG figures)' : ''}; debug kernel: ${rec.options.debug ? 'yes' : 'no'}`);
+  lines.push(`- timings: ${Object.entries(rec.timings).map(([s, v]) => `${s} ${v.toFixed(1)} s`).join(', ')}`, '');
+  if (rec.tests.length > 0) {
+    lines.push('| suite | test | status | time (s) | note |', '|---|---|---|---|---|');
+    for (const t of rec.tests) {
+      const crash = rec.crashes.find((c) => c.test === `${t.suite}/${t.name}`);
+      const note = [t.reason, crash ? `kernel: ${crash.title}` : ''].filter(Boolean).join('; ').replace(/\|/g, '\\|');
+      lines.push(`| ${t.suite} | ${t.name} | ${t.status} | ${t.durationS} | ${note} |`);
+    }
+    lines.push('');
+  }
+  if (rec.crashes.length > 0) {
+    lines.push('## Kernel reports', '');
+    for (const c of rec.crashes) lines.push(`- **${c.type}**: ${c.title} — in ${c.test ?? '(no test running)'} (console.log line ${c.line})`);
+    lines.push('');
+  }
+  if (rec.baseline) {
+    lines.push(`## Against the unpatched base (${rec.baseline.status})`, '');
+    if (rec.baseline.differences.length === 0) lines.push('No test changed status.');
+    else {
+      lines.push('| test | base | patched |', '|---|---|---|');
+      for (const d of rec.baseline.differences) lines.push(`| ${d.test} | ${d.base} | ${d.patched} |`);
+    }
+    lines.push('');
+    if (rec.baseline.newCrashes.length > 0) {
+      lines.push('Kernel reports only the patched kernel shows:', '');
+      for (const c of rec.baseline.newCrashes) lines.push(`- ${c.type}: ${c.title} (${c.test ?? 'outside tests'})`);
+    } else lines.push('No kernel report appears only on the patched kernel.');
+    lines.push('');
+  }
+  return lines.join('\n');
+}

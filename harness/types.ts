@@ -1,0 +1,82 @@
+// The run record: one typed object that flows through every stage.
+export type RunStatus = 'pass' | 'fail' | 'crash' | 'timeout' | 'error' | 'incomplete';
+export type TestStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'error';
+export type Accel = 'kvm' | 'tcg';
+
+export interface RunOptions {
+  patch: string[]; // set names, or paths to an mbox / patch directory; [] = the unpatched base
+  suites: string[] | null; // null = the default for the patch sets
+  exec: string | null;
+  configFragments: string[];
+  configItems: string[];
+  debug: boolean;
+  compareBaseline: boolean;
+  kernelSrc: string | null;
+  resultsDir: string;
+  timeoutS: number | null; // whole run, wall clock; null = derived from the suites
+  memoryMiB: number;
+  cpus: number;
+  dryRun: boolean;
+  label?: string; // e.g. "baseline" for the comparison run
+}
+
+export interface PatchRecord {
+  set: string; // set name, or "user" for an mbox/dir
+  file: string; // path of the patch file
+  subject: string;
+  sha256: string;
+}
+
+export interface KernelRecord {
+  base: string; // e.g. "linux-source-6.12 (sha256 585a4a07…)"
+  baseSha256: string;
+  version: string; // from the tree's Makefile
+  patches: PatchRecord[];
+  features: string[];
+  configSha256: string;
+  buildKey: string;
+  cached: boolean;
+  buildDir: string; // ~/.cache/kernel-lab/builds/<key>
+}
+
+export interface TestRecord {
+  suite: string;
+  name: string;
+  status: TestStatus;
+  durationS: number;
+  reason?: string;
+  log?: string[];
+}
+
+export interface CrashRecord {
+  type: string; // BUG, WARNING, KASAN, panic, ...
+  title: string; // normalised: same bug, same title
+  test: string | null; // suite/name the report happened in, null = outside any test
+  fatal: boolean;
+  report: string; // the report's lines
+  line: number; // where it starts in console.log
+}
+
+export interface RunRecord {
+  id: string;
+  dir: string;
+  options: RunOptions;
+  status: RunStatus;
+  reason?: string;
+  startedAt: string;
+  finishedAt?: string;
+  timings: Record<string, number>;
+  kernel?: KernelRecord;
+  accel?: Accel;
+  suites: string[];
+  tests: TestRecord[];
+  crashes: CrashRecord[];
+  commands: string[][]; // every external command the run executed (or would, with --dry-run)
+  baseline?: { runDir: string; status: RunStatus; differences: BaselineDiff[]; newCrashes: CrashRecord[] };
+}
+
+export interface BaselineDiff {
+  test: string;
+  patched: TestStatus | 'absent';
+  base: TestStatus | 'absent';
+}

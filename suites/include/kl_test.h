@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kernel-lab test helpers: one program per behaviour.
+ *
+ * A test program exits KL_PASS, KL_FAIL or KL_SKIP (kselftest's codes); the guest
+ * agent turns that into a KTAP result line. Anything printed goes into the test's
+ * log as KTAP diagnostics; the last "FAIL:"/"SKIP:" line is the reason shown.
+ * Failure messages say what was expected and what came back:
+ *	kl_fail("want -ECANCELED, got %d", cqe->res);
+ */
+#ifndef KL_TEST_H
+#define KL_TEST_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KL_PASS 0
+#define KL_FAIL 1
+#define KL_SKIP 4
+
+static inline void kl_vmsg(const char *tag, const char *fmt, va_list ap)
+{
+	printf("%s", tag);
+	vprintf(fmt, ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Diagnostic line, kept in the test's log. */
+static inline __attribute__((format(printf, 1, 2))) void kl_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kl_vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+static inline __attribute__((noreturn, format(printf, 1, 2))) void kl_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kl_vmsg("FAIL: ", fmt, ap);
+	va_end(ap);
+	exit(KL_FAIL);
+}
+
+/* The kernel or environment lacks what the test needs: never a failure. */
+static inline __attribute__((noreturn, format(printf, 1, 2))) void kl_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kl_vmsg("SKIP: ", fmt, ap);
+	va_end(ap);
+	exit(KL_SKIP);
+}
+
+static inline __attribute__((noreturn)) void kl_pass(void)
+{
+	exit(KL_PASS);
+}
+
+/* Check an expected value: KL_EXPECT_EQ(cqe->res, -ECANCELED, "linked write"). */
+#define KL_EXPECT_EQ(got, want, what)                                             \
+	do {                                                                      \
+		long long __g = (long long)(got), __w = (long long)(want);        \
+		if (__g != __w)                                                   \
+			kl_fail("%s: want %lld (%s), got %lld (%s)", what, __w,   \
+				__w < 0 ? strerror((int)-__w) : "", __g,          \
+				__g < 0 ? strerror((int)-__g) : "");              \
+	} while (0)
+
+#define KL_ASSERT(cond, ...)                                                      \
+	do {                                                                      \
+		if (!(cond))                                                      \
+			kl_fail(__VA_ARGS__);                                     \
+	} while (0)
+
+#endif
