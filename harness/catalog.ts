@@ -52,7 +52,7 @@ export function loadPatchSet(spec: string): PatchSet {
     return { name: path.basename(p), dir: path.dirname(p), patches: [p], configFragment: null, defaultSuites: [], description: 'user mbox', features: [] };
   }
   const known = listPatchSets();
-  throw new UsageError(`unknown patch set '${spec}'`, `known sets: none, ${known.join(', ')}; or give a path to an mbox or a patch directory`);
+  throw new UsageError(`unknown patch set '${spec}'`, `known sets: ${['none', ...known].join(', ')}; or give a path to an mbox or a patch directory`);
 }
 
 function loadSetDir(name: string, dir: string, ours: boolean): PatchSet {
