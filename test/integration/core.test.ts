@@ -1,0 +1,85 @@
+// The lab core end to end on the unpatched base: a real kernel built and booted in QEMU.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { errorLines, lab } from './helpers.ts';
+
+test.serial('base kernel: smoke and uring pass, every result file is written', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', 'smoke,uring']);
+  t.is(r.exitCode, 0, `${r.stdout}\n${r.stderr.split('\n').slice(-20).join('\n')}`);
+  const run = r.run!;
+  t.is(run.status, 'pass');
+  t.is(run.kernel!.version, '6.12.117');
+  t.deepEqual(run.kernel!.patches, []);
+  t.true(['kvm', 'tcg'].includes(run.accel!));
+  const names = run.tests.map((x) => `${x.suite}/${x.name}:${x.status}`);
+  for (const want of ['smoke/io_uring_probe_reports_opcodes', 'smoke/ublk_control_present', 'uring/link_short_read_cancels_successor', 'uring/hardlink_short_read_runs_successor', 'uring/ublk_ctrl_add_start_stop_delete']) {
+    t.true(names.includes(`${want}:pass`), `${want} passed (got ${names.join(', ')})`);
+  }
+  for (const f of ['run.json', 'results.ktap', 'junit.xml', 'console.log', 'build.log', 'config', 'metadata.json', 'summary.md']) {
+    t.true(fs.existsSync(path.join(r.dir!, f)), `${f} written`);
+  }
+  t.true(fs.existsSync(path.join(r.dir!, 'kmsg', 'uring__ublk_ctrl_add_start_stop_delete.log')), 'per-test kernel messages');
+  const meta = JSON.parse(fs.readFileSync(path.join(r.dir!, 'metadata.json'), 'utf8'));
+  t.regex(meta.reproducer.join('\n'), /make O=kl-out-default ARCH=x86_64/);
+  t.regex(fs.readFileSync(path.join(r.dir!, 'console.log'), 'utf8'), /^\[host\s+\d+\.\d+\] /m, 'console lines carry host timestamps');
+});
+
+test.serial('a second run reuses the built kernel and image', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', 'smoke']);
+  t.is(r.exitCode, 0);
+  t.true(r.run!.kernel!.cached, 'kernel not rebuilt');
+  t.log(`warm command-to-verdict: ${r.seconds.toFixed(1)} s (accel ${r.run!.accel})`);
+  t.true(r.seconds < 90, `warm run took ${r.seconds} s`);
+});
+
+test.serial('lkdtm BUG: exit 1, a BUG report charged to the command', async (t) => {
+  const r = await lab(['--patch', 'none', '--exec', 'echo BUG > /sys/kernel/debug/provoke-crash/DIRECT']);
+  t.is(r.exitCode, 1, r.stdout);
+  t.is(r.run!.status, 'crash');
+  const bug = r.run!.crashes.find((c) => c.type === 'BUG');
+  t.truthy(bug, JSON.stringify(r.run!.crashes));
+  t.is(bug!.title, 'kernel BUG in lkdtm_BUG');
+  t.is(bug!.test, 'exec/command');
+});
+
+test.serial('lkdtm PANIC: the guest dies, the run ends with a fatal panic report, not a hang', async (t) => {
+  const r = await lab(['--patch', 'none', '--exec', 'echo PANIC > /sys/kernel/debug/provoke-crash/DIRECT']);
+  t.is(r.exitCode, 1, r.stdout);
+  t.is(r.run!.status, 'crash');
+  t.true(r.run!.crashes.some((c) => c.type === 'panic' && c.fatal), JSON.stringify(r.run!.crashes.map((c) => c.title)));
+});
+
+test.serial('a hanging guest command ends in timeout (exit 3) well within 2 minutes', async (t) => {
+  const r = await lab(['--patch', 'none', '--exec', 'sleep 100000', '--timeout', '60']);
+  t.is(r.exitCode, 3, r.stdout);
+  t.is(r.run!.status, 'timeout');
+  t.true(r.seconds < 120, `took ${r.seconds} s`);
+});
+
+test.serial('bad input exits 2 with one clear line and builds nothing', async (t) => {
+  const dropped = await lab(['--patch', 'none', '--suite', 'smoke', '--config-item', 'CONFIG_RUNTIME_TESTING_MENU=n']);
+  t.is(dropped.exitCode, 2);
+  t.deepEqual(errorLines(dropped.stderr).length, 1);
+  t.regex(errorLines(dropped.stderr)[0]!, /CONFIG_LKDTM=y .* was dropped.*RUNTIME_TESTING_MENU/);
+
+  const unknown = await lab(['--patch', 'no-such-set']);
+  t.is(unknown.exitCode, 2);
+  t.regex(errorLines(unknown.stderr)[0]!, /unknown patch set 'no-such-set'/);
+
+  const flag = await lab(['--patch', 'none', '--frobnicate']);
+  t.is(flag.exitCode, 2);
+  t.regex(errorLines(flag.stderr)[0]!, /unknown option '--frobnicate'/);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-badpatch-'));
+  fs.writeFileSync(
+    path.join(dir, '0001-bad.patch'),
+    `From: kernel-lab developers <kernel-lab@example.com>\nSubject: [PATCH] io_uring: a patch for another tree\n\n---\ndiff --git a/io_uring/nop.c b/io_uring/nop.c\n--- a/io_uring/nop.c\n+++ b/io_uring/nop.c\n@@ -1,3 +1,3 @@\n-this line is not in 6.12\n+neither is this one\n context\n`,
+  );
+  const bad = await lab(['--patch', dir]);
+  t.is(bad.exitCode, 2);
+  t.is(errorLines(bad.stderr).length, 1);
+  t.regex(errorLines(bad.stderr)[0]!, /patch .*0001-bad\.patch \("\[PATCH\] io_uring: a patch for another tree"\) does not apply .*io_uring\/nop\.c/);
+  t.is(bad.run?.kernel, undefined, 'nothing built');
+});
