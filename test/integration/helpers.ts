@@ -18,12 +18,14 @@ export interface LabRun {
 export async function lab(args: string[], timeoutMs = 60 * 60_000): Promise<LabRun> {
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-results-'));
   const t0 = Date.now();
-  const r = await execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), ...args, '--results', results], {
+  const extra = args[0] === 'triage' || args[0] === 'list' ? [] : ['--results', results];
+  const r = await execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), ...args, ...extra], {
     cwd: repoRoot,
     reject: false,
     timeout: timeoutMs,
     env: { KERNEL_LAB_QUIET: '' },
   });
+  // lab(['triage'|'list', ...]) takes no --results
   const latest = path.join(results, 'latest');
   const dir = fs.existsSync(latest) ? fs.realpathSync(latest) : null;
   const runFile = dir ? path.join(dir, 'run.json') : null;

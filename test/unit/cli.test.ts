@@ -1,0 +1,44 @@
+// The CLI contract without a kernel: usage errors, list, dry-run.
+import test from 'ava';
+import { errorLines, lab } from '../integration/helpers.ts';
+
+test('unknown flag, unknown set, unknown suite, bad numbers and exclusive options exit 2 with one line', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['--patch', 'none', '--nope'], /unknown option '--nope'/],
+    [['--patch', 'nosuch'], /unknown patch set 'nosuch' \(known sets: none/],
+    [['--patch', 'none', '--suite', 'nosuch'], /unknown suite 'nosuch'/],
+    [['--patch', 'none', '--memory', 'lots'], /--memory takes a positive whole number/],
+    [['--patch', 'none', '--suite', 'smoke', '--exec', 'true'], /--exec and --suite are exclusive/],
+    [['--patch', 'none', '--config-item', 'KASAN=y'], /--config-item 'KASAN=y' is not a config item/],
+    [['--patch', 'none', '--config', '/no/such/fragment'], /--config \/no\/such\/fragment: no such file/],
+    [['--patch', 'none,none'], /--patch none cannot be combined/],
+    [[], /--patch is required/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await lab(args);
+    t.is(r.exitCode, 2, `${args.join(' ')}: ${r.stderr}`);
+    const lines = errorLines(r.stderr);
+    t.is(lines.length, 1, `${args.join(' ')}: one line`);
+    t.regex(lines[0]!, re);
+    t.is(r.run, null, 'no run directory was made');
+  }
+});
+
+test('triage of a missing file is a usage error; list names the sets and suites', async (t) => {
+  const r = await lab(['triage', '/no/such/console.log']);
+  t.is(r.exitCode, 2);
+  const l = await lab(['list']);
+  t.is(l.exitCode, 0);
+  t.regex(l.stdout, /none\s+the unpatched base/);
+  t.regex(l.stdout, /smoke\s+\d+ tests/);
+  t.regex(l.stdout, /uring\s+\d+ tests/);
+});
+
+test('--dry-run prints the config, build and QEMU commands and builds nothing', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', 'smoke', '--dry-run']);
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(r.stdout, /scripts\/kconfig\/merge_config\.sh -n -O \S+kl-out-default/);
+  t.regex(r.stdout, /make O=kl-out-default ARCH=x86_64 'CC=ccache gcc' -j\d+ bzImage/);
+  t.regex(r.stdout, /qemu-system-x86_64 -accel (kvm|tcg) .* -no-reboot .*panic=-1/);
+  t.is(r.run, null);
+});
