@@ -7,6 +7,7 @@ import { detectCrashes } from './crash.ts';
 import { UsageError } from './errors.ts';
 import { parseFragment, parseConfigItem } from './kconfig.ts';
 import { parseKtap } from './ktap.ts';
+import { benchTable, writePerf } from './perf.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
 import { buildStage } from './stages/build.ts';
@@ -213,7 +214,9 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
 
   rec.finishedAt = new Date().toISOString();
   writeJunit(rec);
-  fs.writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(rec));
+  const perf = writePerf(dir, rec.tests);
+  const perfMd = perf.length > 0 ? `\n## Performance (${rec.accel === 'tcg' ? 'TCG emulation: compare ratios, not absolutes' : 'KVM'})\n\n${benchTable(perf)}\n\nChart: perf.svg; data: perf.json\n` : '';
+  fs.writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(rec) + perfMd);
   writeRunJson(rec);
   return { record: rec, exitCode: exitCodeFor(rec.status) };
 }
