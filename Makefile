@@ -40,7 +40,7 @@ test-unit: npm
 
 # The full matrix: each patch set alone, the stacked set, --debug, benchmarks.
 nightly: deps npm
-	bash scripts/nightly.sh
+	npx zx scripts/nightly.mjs
 
 clean-cache:
 	rm -rf $${KERNEL_LAB_CACHE:-$$HOME/.cache/kernel-lab}

@@ -1,0 +1,44 @@
+#!/usr/bin/env zx
+// Nightly matrix: each patch set alone (against its baseline), the stack, the stack under
+// --debug, and the benchmarks. Every run gets a verdict; the matrix never stops early.
+// Output: results/nightly-<date>/matrix.md and matrix.json; exit 1 if any cell is not pass.
+import fs from 'node:fs';
+import path from 'node:path';
+
+$.verbose = true;
+$.nothrow = true;
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+cd(root);
+const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '');
+const out = path.join(root, 'results', `nightly-${stamp}`);
+fs.mkdirSync(out, { recursive: true });
+
+const sets = fs.readdirSync('kernel-patches').filter((n) => fs.existsSync(path.join('kernel-patches', n, 'series'))).sort();
+const suites = fs.readdirSync('suites').filter((n) => fs.existsSync(path.join('suites', n, 'manifest.json')));
+const benches = suites.filter((n) => JSON.parse(fs.readFileSync(path.join('suites', n, 'manifest.json'), 'utf8')).bench === true);
+const stack = sets.join(',');
+
+const cells = [
+  { name: 'base', args: ['--patch', 'none'] },
+  ...sets.map((s) => ({ name: s, args: ['--patch', s, '--compare-baseline'] })),
+  ...(sets.length > 1 ? [{ name: `stack:${stack}`, args: ['--patch', stack] }] : []),
+  { name: `debug:${stack || 'none'}`, args: ['--patch', stack || 'none', '--debug'] },
+  ...(benches.length ? [{ name: 'bench', args: ['--patch', stack || 'none', '--suite', benches.join(',')] }] : []),
+];
+
+const rows = [];
+for (const cell of cells) {
+  const dir = path.join(out, cell.name.replace(/[^\w.-]/g, '_'));
+  const t0 = Date.now();
+  const p = await $`npm run -s lab -- ${cell.args} --results ${dir}`;
+  let run = null;
+  try {
+    run = JSON.parse(fs.readFileSync(path.join(dir, 'latest', 'run.json'), 'utf8'));
+  } catch {}
+  rows.push({ cell: cell.name, exitCode: p.exitCode, status: run?.status ?? 'error', reason: run?.reason ?? p.stderr.trim().split('\n').pop(), minutes: ((Date.now() - t0) / 60000).toFixed(1) });
+}
+fs.writeFileSync(path.join(out, 'matrix.json'), JSON.stringify(rows, null, 2));
+const md = ['| cell | status | exit | minutes | reason |', '|---|---|---|---|---|', ...rows.map((r) => `| ${r.cell} | ${r.status} | ${r.exitCode} | ${r.minutes} | ${String(r.reason ?? '').replace(/\|/g, '\\|')} |`)].join('\n');
+fs.writeFileSync(path.join(out, 'matrix.md'), `${md}\n`);
+echo(md);
+process.exit(rows.every((r) => r.exitCode === 0) ? 0 : 1);
