@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Programs must terminate and return a verdict: an infinite loop, a loop
+ * bounded only by the request's result, and a return value outside the
+ * verdict bits (0..7) are rejected at load time with the verifier's reason.
+ */
+#include "ubpf.h"
+
+static void expect_reject(int fd, const char *what, const char *r1, const char *r2)
+{
+	if (fd >= 0)
+		kl_fail("%s: loaded, want rejection", what);
+	if (!strstr(ubpf_log, r1) && (!r2 || !strstr(ubpf_log, r2)))
+		kl_fail("%s: verifier log lacks \"%s\"%s%s:\n%s", what, r1, r2 ? " or " : "",
+			r2 ? r2 : "", ubpf_log);
+	kl_info("%s: rejected (%s): %s", what, strerror(errno), strstr(ubpf_log, r1) ? r1 : r2);
+}
+
+int main(void)
+{
+	int fd;
+
+	close(ubpf_require());
+	expect_reject(UBPF_LOAD(I_MOV_IMM(R0, 0), I_JA(-1), I_EXIT()),
+		      "jump to itself", "infinite loop detected", "back-edge");
+	expect_reject(UBPF_ASM(
+			I_LDX(BPF_W, R2, R1, UBPF_OFF_RES),
+			UBPF_L(1),
+			I_ALU_IMM(BPF_ADD, R2, 1),
+			I_JMP32_IMM(BPF_JNE, R2, 0, TO(1)),
+			I_RET(0)),
+		      "loop counting res up to 2^32", "infinite loop detected",
+		      "BPF program is too large");
+	expect_reject(UBPF_LOAD(I_RET(8)), "return 8", "should have been in", NULL);
+	expect_reject(UBPF_LOAD(I_LDX(BPF_W, R0, R1, UBPF_OFF_RES), I_EXIT()),
+		      "return the result", "should have been in", NULL);
+	fd = UBPF_LOAD(I_RET(7));
+	if (fd < 0)
+		kl_fail("return 7 rejected: %s\n%s", strerror(errno), ubpf_log);
+	close(fd);
+	kl_pass();
+}
