@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { listPatchSets, listSuites, loadPatchSet, loadSuite } from './catalog.ts';
+import { bundleRun } from './bundle.ts';
 import { detectCrashes } from './crash.ts';
 import { EXIT, InfraError, UsageError, oneLine } from './errors.ts';
 import { log } from './log.ts';
@@ -18,7 +19,8 @@ const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/di
     [--debug] [--compare-baseline] [--kernel-src DIR|TARBALL] [--results DIR]
     [--timeout SECONDS] [--memory MiB] [--cpus N] [--dry-run] [--help]
 npm run lab -- triage <console.log>      # crash reports found in a console log, as JSON
-npm run lab -- list                      # patch sets and suites, with descriptions`;
+npm run lab -- list                      # patch sets and suites, with descriptions
+npm run lab -- bundle [results/latest]   # a run directory as <run-id>.tar.gz`;
 
 function positiveInt(name: string) {
   return (v: string) => {
@@ -68,6 +70,11 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'triage') {
     if (argv.length !== 2) throw new UsageError('triage takes exactly one console log', 'npm run lab -- triage results/latest/console.log');
     triage(argv[1]!);
+    return EXIT.pass;
+  }
+  if (argv[0] === 'bundle') {
+    if (argv.length > 2) throw new UsageError('bundle takes at most one run directory');
+    process.stdout.write(`${await bundleRun(argv[1] ?? path.join(paths.repoRoot, 'results', 'latest'))}\n`);
     return EXIT.pass;
   }
   if (argv[0] === 'list') {

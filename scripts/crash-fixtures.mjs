@@ -1,0 +1,48 @@
+#!/usr/bin/env zx
+// Make crash fixtures from real lab kernels: boot with lkdtm, provoke each crash type,
+// keep the console log under test/fixtures/console/<name>.log. The expected type and
+// title of each is written by a person into expected.json after reading the log, so the
+// parser test can fail.
+//   npx zx scripts/crash-fixtures.mjs [--debug] [NAME...]
+import fs from 'node:fs';
+import path from 'node:path';
+
+$.nothrow = true;
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+cd(root);
+const debug = argv.debug === true;
+const lkdtm = (t) => `echo ${t} > /sys/kernel/debug/provoke-crash/DIRECT`;
+const all = {
+  // name: [guest command, --timeout]
+  bug: [lkdtm('BUG'), 120],
+  warning: [lkdtm('WARNING'), 120],
+  warning_message: [lkdtm('WARNING_MESSAGE'), 120],
+  null_deref: [lkdtm('EXCEPTION'), 120],
+  panic: [lkdtm('PANIC'), 120],
+  hung_task: [lkdtm('HUNG_TASK'), 240],
+  soft_lockup: [lkdtm('SOFTLOCKUP'), 240],
+  ...(debug
+    ? {
+        kasan_slab_oob: [lkdtm('SLAB_LINEAR_OVERFLOW'), 240],
+        kasan_uaf_read: [lkdtm('READ_AFTER_FREE'), 240],
+        ubsan_array_bounds: [lkdtm('ARRAY_BOUNDS'), 240],
+        kfence_uaf: ['echo 0 > /sys/module/kasan/parameters/fault 2>/dev/null; for i in $(seq 200); do echo READ_AFTER_FREE > /sys/kernel/debug/provoke-crash/DIRECT; done', 400],
+      }
+    : {}),
+};
+const wanted = argv._.length ? argv._ : Object.keys(all);
+const dest = path.join(root, 'test', 'fixtures', 'console');
+fs.mkdirSync(dest, { recursive: true });
+for (const name of wanted) {
+  const [cmd, timeout] = all[name];
+  const results = fs.mkdtempSync('/tmp/kl-fixture-');
+  await $`npm run -s lab -- --patch none ${debug ? ['--debug'] : []} --exec ${cmd} --timeout ${timeout} --results ${results}`;
+  const log = path.join(results, 'latest', 'console.log');
+  if (!fs.existsSync(log)) {
+    echo(`${name}: no console.log`);
+    continue;
+  }
+  fs.copyFileSync(log, path.join(dest, `${name}.log`));
+  const run = JSON.parse(fs.readFileSync(path.join(results, 'latest', 'run.json'), 'utf8'));
+  echo(`${name}: status ${run.status}; parser says ${JSON.stringify(run.crashes.map((c) => [c.type, c.title, c.test]))}`);
+}
