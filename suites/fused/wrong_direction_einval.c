@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A READ request's buffer is a destination only, a WRITE request's a source
+ * only: a secondary WRITE on a READ request (it would hand the request's
+ * uninitialised pages to the server) or a secondary READ on a WRITE request
+ * (it would overwrite data being written) fails with -EINVAL, primary too.
+ * UBLK_U_IO_FUSED_SUBMIT_IO outside a fused command is -EINVAL as well.
+ */
+#include "fused_lib.h"
+
+#define LEN	(8U << 10)
+
+static void plain_submit_io(struct fu_dev *d, unsigned int tag)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+	__u64 ud;
+	int res;
+
+	fu_prep_primary(sqe, d->cdev_fd, tag, FU_UD_PRIM | tag);
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->uring_cmd_flags = 0;
+	io_uring_submit(&d->ring);
+	if (fu_wait_cqe(&d->ring, FU_TIMEOUT_MS, &ud, &res))
+		kl_fail("plain FUSED_SUBMIT_IO: no CQE");
+	KL_EXPECT_EQ(res, -EINVAL, "FUSED_SUBMIT_IO as a plain URING_CMD");
+}
+
+int main(void)
+{
+	struct fu_client c;
+	struct fu_dev d;
+	unsigned int tag;
+	int fd, pres, sres;
+	bool last;
+
+	fu_require_fused();
+	fu_dev_setup(&d, UBLK_F_FUSED_ZERO_COPY);
+	fd = fu_tmp_file(LEN, 7);
+
+	fu_client_start(&c, d.dev_id, false, LEN, 1 << 20);
+	tag = fu_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
+	fu_fused_rw(&d, tag, IORING_OP_WRITE, fd, 0, LEN, 0, &pres, &sres,
+		    &last);
+	KL_EXPECT_EQ(sres, -EINVAL, "secondary WRITE from a READ request");
+	KL_EXPECT_EQ(pres, -EINVAL, "its primary");
+	plain_submit_io(&d, tag);
+	fu_fused_rw(&d, tag, IORING_OP_READ, fd, 0, LEN, 0, &pres, &sres,
+		    &last);
+	KL_EXPECT_EQ(sres, LEN, "secondary READ into a READ request");
+	fu_commit(&d, tag, LEN);
+	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "client pread");
+
+	fu_client_start(&c, d.dev_id, true, LEN, 1 << 20);
+	tag = fu_wait_client_req(&d, UBLK_IO_OP_WRITE, 1 << 20);
+	fu_fused_rw(&d, tag, IORING_OP_READ, fd, 0, LEN, 0, &pres, &sres,
+		    &last);
+	KL_EXPECT_EQ(sres, -EINVAL, "secondary READ into a WRITE request");
+	KL_EXPECT_EQ(pres, -EINVAL, "its primary");
+	fu_fused_rw(&d, tag, IORING_OP_WRITE, fd, 0, LEN, 0, &pres, &sres,
+		    &last);
+	KL_EXPECT_EQ(sres, LEN, "secondary WRITE from a WRITE request");
+	fu_commit(&d, tag, LEN);
+	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "client pwrite");
+
+	close(fd);
+	fu_dev_del(&d);
+	kl_pass();
+}
