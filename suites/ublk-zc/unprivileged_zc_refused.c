@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * UBLK_F_SUPPORT_ZERO_COPY is refused for an unprivileged device: ADD_DEV
+ * with UBLK_F_UNPRIVILEGED_DEV | UBLK_F_SUPPORT_ZERO_COPY from a user
+ * without CAP_SYS_ADMIN fails with -EINVAL (instead of silently dropping
+ * the flag), while the same user may add a plain unprivileged device.
+ */
+#include <sys/prctl.h>
+
+#include "zc_lib.h"
+
+static int add_dev(struct zc_dev *d, __u64 flags, int *id)
+{
+	struct ublksrv_ctrl_dev_info info;
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	memset(&info, 0, sizeof(info));
+	info.nr_hw_queues = 1;
+	info.queue_depth = 4;
+	info.max_io_buf_bytes = 65536;
+	info.dev_id = -1;
+	info.flags = flags;
+	ret = zc_ctrl_submit(d, UBLK_U_CMD_ADD_DEV, -1, &info, sizeof(info), 0);
+	if (ret)
+		return ret;
+	ret = io_uring_wait_cqe(&d->ctrl, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(&d->ctrl, cqe);
+	*id = info.dev_id;
+	return ret;
+}
+
+int main(void)
+{
+	struct zc_dev d;
+	struct stat st;
+	int status;
+	pid_t pid;
+
+	zc_require_zero_copy(&d);
+	if (stat("/dev/ublk-control", &st))
+		kl_skip("no /dev/ublk-control");
+	if (chmod("/dev/ublk-control", 0666))
+		kl_skip("cannot open /dev/ublk-control up for an unprivileged user");
+
+	pid = fork();
+	if (!pid) {
+		struct zc_dev u;
+		int ret, id = -1;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		if (zc_ctrl_open(&u))
+			_exit(11);
+		ret = add_dev(&u, UBLK_F_UNPRIVILEGED_DEV, &id);
+		if (ret)
+			_exit(12);	/* unprivileged ublk not usable here */
+		u.dev_id = id;
+		zc_ctrl_cmd(&u, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, 10);
+		ret = add_dev(&u, UBLK_F_UNPRIVILEGED_DEV |
+			      UBLK_F_SUPPORT_ZERO_COPY, &id);
+		if (!ret) {
+			u.dev_id = id;
+			zc_ctrl_cmd(&u, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, 10);
+			_exit(1);
+		}
+		_exit(ret == -EINVAL ? 0 : 2);
+	}
+	waitpid(pid, &status, 0);
+	chmod("/dev/ublk-control", st.st_mode & 07777);
+	if (!WIFEXITED(status))
+		kl_fail("unprivileged child died");
+	switch (WEXITSTATUS(status)) {
+	case 0:
+		kl_pass();
+	case 1:
+		kl_fail("unprivileged ADD_DEV with SUPPORT_ZERO_COPY succeeded, want -EINVAL");
+	case 2:
+		kl_fail("unprivileged ADD_DEV with SUPPORT_ZERO_COPY: want -EINVAL, got another error");
+	case 10:
+	case 11:
+		kl_skip("cannot become an unprivileged user here");
+	case 12:
+		kl_skip("plain unprivileged ADD_DEV fails here, nothing to compare with");
+	}
+	kl_fail("unexpected child status %d", WEXITSTATUS(status));
+}
