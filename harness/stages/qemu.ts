@@ -16,7 +16,7 @@ let probed: Accel | null = null;
 
 /**
  * Boot a 512-byte guest that writes to the isa-debug-exit port: QEMU exits 0x63 only if
- * the guest really executed under KVM. Opening /dev/kvm proves nothing on hosts without
+ * the guest really executed under KVM with the CPU model real boots use. Opening /dev/kvm proves nothing on hosts without
  * vmx/svm, where KVM_RUN fails.
  */
 export async function probeAccel(): Promise<Accel> {
@@ -30,7 +30,9 @@ export async function probeAccel(): Promise<Accel> {
     boot[510] = 0x55;
     boot[511] = 0xaa;
     fs.writeFileSync(path.join(dir, 'boot.bin'), boot);
-    const r = await execa(QEMU, ['-accel', 'kvm', '-display', 'none', '-nodefaults', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${path.join(dir, 'boot.bin')},format=raw,if=ide`], { reject: false, timeout: 20_000 });
+    // The same CPU model a real boot uses: on some hosts a default-CPU guest runs under
+    // KVM while -cpu host aborts in QEMU's MSR setup.
+    const r = await execa(QEMU, ['-accel', 'kvm', '-cpu', 'host', '-display', 'none', '-nodefaults', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${path.join(dir, 'boot.bin')},format=raw,if=ide`], { reject: false, timeout: 20_000 });
     probed = r.exitCode === 0x63 ? 'kvm' : 'tcg';
   } catch {
     probed = 'tcg';

@@ -30,7 +30,7 @@ export function sha256File(file: string): string {
 
 export function kernelVersion(tree: string): string {
   const mk = fs.readFileSync(path.join(tree, 'Makefile'), 'utf8');
-  const get = (k: string) => new RegExp(`^${k}\\s*=\\s*(\\S*)`, 'm').exec(mk)?.[1] ?? '';
+  const get = (k: string) => new RegExp(`^${k}[ \\t]*=[ \\t]*(\\S*)`, 'm').exec(mk)?.[1] ?? '';
   const extra = get('EXTRAVERSION');
   return `${get('VERSION')}.${get('PATCHLEVEL')}.${get('SUBLEVEL')}${extra}`;
 }

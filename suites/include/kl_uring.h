@@ -29,15 +29,25 @@ static inline struct io_uring_sqe *kl_sqe(struct io_uring *ring)
 	return sqe;
 }
 
+/* A completion copied out of the ring (the ring's cqe has a flexible array tail). */
+struct kl_cqe {
+	__u64 user_data;
+	__s32 res;
+	__u32 flags;
+};
+
 /* Wait for one CQE and copy it out. */
-static inline struct io_uring_cqe kl_wait(struct io_uring *ring)
+static inline struct kl_cqe kl_wait(struct io_uring *ring)
 {
-	struct io_uring_cqe *cqe, copy;
+	struct io_uring_cqe *cqe;
+	struct kl_cqe copy;
 	int ret = io_uring_wait_cqe(ring, &cqe);
 
 	if (ret < 0)
 		kl_fail("io_uring_wait_cqe: %s", strerror(-ret));
-	copy = *cqe;
+	copy.user_data = cqe->user_data;
+	copy.res = cqe->res;
+	copy.flags = cqe->flags;
 	io_uring_cqe_seen(ring, cqe);
 	return copy;
 }

@@ -11,7 +11,7 @@ int main(void)
 	static unsigned char dst[LEN] __attribute__((aligned(4096)));
 	struct iovec iov[2] = { { src, LEN }, { dst, LEN } };
 	struct io_uring ring;
-	struct io_uring_cqe cqe;
+	struct kl_cqe cqe;
 	int fd = kl_pattern_file(1, 0);
 	int ret;
 

@@ -23,7 +23,7 @@ static void short_read_then_write(unsigned int link_flag, int *read_res, int *wr
 	sqe->user_data = 2;
 	KL_EXPECT_EQ(io_uring_submit(&ring), 2, "io_uring_submit");
 	for (int i = 0; i < 2; i++) {
-		struct io_uring_cqe cqe = kl_wait(&ring);
+		struct kl_cqe cqe = kl_wait(&ring);
 
 		if (cqe.user_data == 1)
 			*read_res = cqe.res;

@@ -16,7 +16,7 @@ int main(void)
 	}
 	KL_EXPECT_EQ(io_uring_submit(&ring), 8, "io_uring_submit");
 	for (int i = 0; i < 8; i++) {
-		struct io_uring_cqe cqe = kl_wait(&ring);
+		struct kl_cqe cqe = kl_wait(&ring);
 
 		KL_EXPECT_EQ(cqe.res, 0, "NOP result");
 		KL_ASSERT(cqe.user_data >= 0x1000 && cqe.user_data < 0x1008,
