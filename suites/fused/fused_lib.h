@@ -357,6 +357,9 @@ static inline void *fu_start_thread(void *arg)
 	return NULL;
 }
 
+/* sqe->flags fu_fused_rw() gives the primary and the secondary */
+static unsigned int fu_prim_sqe_flags, fu_sec_sqe_flags;
+
 /* Serve with a fused pair on /dev/zero (READ) or /dev/null (WRITE). */
 static inline int fu_fused_rw(struct fu_dev *d, unsigned int tag, int op,
 			      int fd, __u64 buf_off, unsigned int len,
@@ -543,6 +546,8 @@ static inline int fu_fused_rw(struct fu_dev *d, unsigned int tag, int op,
 		kl_fail("no SQEs for a fused pair");
 	fu_prep_primary(prim, d->cdev_fd, tag, FU_UD_PRIM | tag);
 	fu_prep_secondary(sec, op, fd, buf_off, len, file_off, FU_UD_SEC | tag);
+	prim->flags |= fu_prim_sqe_flags;
+	sec->flags |= fu_sec_sqe_flags;
 	ret = io_uring_submit(&d->ring);
 	if (ret < 0)
 		kl_fail("submitting a fused pair: %s", strerror(-ret));
