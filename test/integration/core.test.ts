@@ -75,7 +75,7 @@ test.serial('bad input exits 2 with one clear line and builds nothing', async (t
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-badpatch-'));
   fs.writeFileSync(
     path.join(dir, '0001-bad.patch'),
-    `From: kernel-lab developers <kernel-lab@example.com>\nSubject: [PATCH] io_uring: a patch for another tree\n\n---\ndiff --git a/io_uring/nop.c b/io_uring/nop.c\n--- a/io_uring/nop.c\n+++ b/io_uring/nop.c\n@@ -1,3 +1,3 @@\n-this line is not in 6.12\n+neither is this one\n context\n`,
+    `From: kernel-lab developers <kernel-lab@example.com>\nSubject: [PATCH] io_uring: a patch for another tree\n\n---\ndiff --git a/io_uring/nop.c b/io_uring/nop.c\n--- a/io_uring/nop.c\n+++ b/io_uring/nop.c\n@@ -1,2 +1,2 @@\n-this line is not in 6.12\n+neither is this one\n context\n`,
   );
   const bad = await lab(['--patch', dir]);
   t.is(bad.exitCode, 2);

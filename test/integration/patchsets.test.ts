@@ -1,0 +1,47 @@
+// Every patch set of ours, end to end: applies alone to the base, passes checkpatch
+// --strict, and the stacked kernel passes every suite the sets name (none skipped).
+import path from 'node:path';
+import test from 'ava';
+import { execa } from 'execa';
+import { listPatchSets, loadPatchSet } from '../../harness/catalog.ts';
+import { patchesStage } from '../../harness/stages/patches.ts';
+import { sourceStage } from '../../harness/stages/source.ts';
+import { DEFAULT_SUITES } from '../../harness/pipeline.ts';
+import { lab } from './helpers.ts';
+
+const sets = listPatchSets();
+const rec = () => ({ commands: [] as string[][], dryRun: false });
+
+test.serial('each patch set applies alone to the base with git am --3way', async (t) => {
+  t.true(sets.length > 0, 'there are patch sets');
+  const src = await sourceStage(rec(), null);
+  for (const name of sets) {
+    const r = await patchesStage(rec(), src, [loadPatchSet(name)]);
+    t.is(r.patches.length, loadPatchSet(name).patches.length, `${name}: every patch applied`);
+  }
+});
+
+test.serial('every patch passes checkpatch --strict', async (t) => {
+  const src = await sourceStage(rec(), null);
+  for (const name of sets) {
+    for (const p of loadPatchSet(name).patches) {
+      const r = await execa('perl', [path.join(src.repo, 'scripts', 'checkpatch.pl'), '--strict', '--no-tree', '--quiet', '--no-summary', p], { cwd: src.repo, reject: false });
+      t.is(r.exitCode, 0, `${name}/${path.basename(p)}:\n${r.stdout}`);
+    }
+  }
+});
+
+test.serial('the stacked kernel carrying every set passes all their suites, none skipped', async (t) => {
+  const stack = sets.join(',');
+  const r = await lab(['--patch', stack]);
+  const run = r.run!;
+  t.is(r.exitCode, 0, `${r.stdout}\n${r.stderr.split('\n').slice(-15).join('\n')}`);
+  t.is(run.status, 'pass');
+  t.deepEqual(run.kernel!.patches.map((p) => p.set).filter((s, i, a) => a.indexOf(s) === i), sets);
+  const suites = [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => loadPatchSet(s).defaultSuites)])];
+  t.deepEqual([...new Set(run.tests.map((x) => x.suite))].sort(), suites.sort());
+  const skipped = run.tests.filter((x) => x.status === 'skip');
+  t.deepEqual(skipped.map((x) => `${x.suite}/${x.name}: ${x.reason}`), [], 'nothing skipped on the kernel that has every feature');
+  t.deepEqual(run.crashes, []);
+  t.log(`${run.tests.length} tests on ${stack} in ${r.seconds.toFixed(0)} s`);
+});
