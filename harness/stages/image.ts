@@ -137,6 +137,7 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
           continue;
         }
         fs.writeFileSync(path.join(out, 'kl-plan'), planLines(s));
+        fs.writeFileSync(path.join(out, 'kl-suite-timeout'), `${Math.ceil(s.timeout)}\n`);
         for (const f of fs.readdirSync(out).sort()) {
           const p = path.join(out, f);
           if (fs.statSync(p).isFile()) addFile(`/kl/suites/${s.name}/${f}`, p, (fs.statSync(p).mode & 0o111) !== 0 ? '0755' : '0644');

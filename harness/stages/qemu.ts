@@ -8,6 +8,7 @@ import readline from 'node:readline';
 import { execa } from 'execa';
 import { InfraError } from '../errors.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
+import { parseKtap } from '../ktap.ts';
 import { log } from '../log.ts';
 import type { Accel } from '../types.ts';
 
@@ -118,6 +119,19 @@ function currentTest(ktapFile: string): { name: string; timeout: number; since: 
   return done ? null : { name: last[1]!, timeout: Number(last[2]), since: 0 };
 }
 
+/** Log each test result as the guest reports it; returns how many were seen. */
+function reportProgress(ktapFile: string, already: number): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(ktapFile, 'utf8');
+  } catch {
+    return already;
+  }
+  const { tests } = parseKtap(text);
+  for (const t of tests.slice(already)) log(`  ${t.suite}/${t.name}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
+  return tests.length;
+}
+
 export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, signal?: AbortSignal): Promise<BootOutcome> {
   const argv = qemuArgv(spec);
   rec.commands.push(argv);
@@ -154,8 +168,10 @@ export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, si
   };
   const onAbort = () => stop('killed');
   signal?.addEventListener('abort', onAbort);
+  let reported = 0;
   const timer = setInterval(() => {
     const now = Date.now();
+    reported = reportProgress(path.join(spec.runDir, 'ktap.raw'), reported);
     const s = ['ktap.raw', 'status.raw'].map((f) => fs.statSync(path.join(spec.runDir, f)).size).join(',');
     if (s !== sizes) {
       sizes = s;

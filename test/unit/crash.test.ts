@@ -1,0 +1,37 @@
+// Crash parser against a golden corpus of console logs from real lab kernels (made by
+// scripts/crash-fixtures.mjs with lkdtm). expected.json was written by reading each log.
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { detectCrashes, normaliseFunc, normaliseTitle, stripPrefixes } from '../../harness/crash.ts';
+import { repoRoot } from '../../harness/paths.ts';
+
+interface Expected {
+  type: string;
+  title: string;
+  test: string | null;
+  fatal?: boolean;
+}
+const dir = path.join(repoRoot, 'test', 'fixtures', 'console');
+const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Record<string, Expected[]>;
+
+for (const [name, want] of Object.entries(expected)) {
+  test(`fixture ${name}: reports, types, titles and tests`, (t) => {
+    const got = detectCrashes(fs.readFileSync(path.join(dir, `${name}.log`), 'utf8'));
+    t.deepEqual(
+      got.map((c) => ({ type: c.type, title: c.title, test: c.test, ...(c.fatal ? { fatal: true } : {}) })),
+      want.map((w) => ({ type: w.type, title: w.title, test: w.test, ...(w.fatal ? { fatal: true } : {}) })),
+    );
+  });
+}
+
+test('the same bug gets the same title whatever the addresses, pids and clones', (t) => {
+  t.is(normaliseFunc('io_fused_cmd_complete.isra.0+0x1c/0x40'), 'io_fused_cmd_complete');
+  t.is(normaliseTitle('INFO: task hung in kworker/0:1 at 0xffffffff81234567'), 'INFO: task hung in kworker/N at ADDR');
+  t.is(stripPrefixes('[host    12.345] [    1.234567][  T123] BUG: oops'), 'BUG: oops');
+});
+
+test('a clean boot log has no reports; a kl marker line naming BUG is not a report', (t) => {
+  const log = '[host 1.0] [    0.000000][    T0] Linux version 6.12.117\n[host 1.1] [    1.0][    T1] kl: test-start uring/BUG_is_in_a_name\n[host 1.2] [    1.1][    T1] kl: test-end uring/BUG_is_in_a_name rc=0\n';
+  t.deepEqual(detectCrashes(log), []);
+});
