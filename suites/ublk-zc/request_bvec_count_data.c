@@ -14,7 +14,7 @@
 #define NR_PIECES	16
 
 /* client: exit 0 ok, 1 IO error, 2 data mismatch */
-static void client(const char *bdev)
+static void client(struct zc_dev *d, const char *bdev)
 {
 	struct iovec iov[NR_PIECES];
 	struct io_uring ring;
@@ -22,6 +22,7 @@ static void client(const char *bdev)
 	unsigned char *mem, *half;
 	int fd, i, j;
 
+	zc_close_inherited(d);
 	fd = open(bdev, O_RDWR | O_DIRECT);
 	if (fd < 0 || posix_memalign((void **)&mem, 4096, NR_PIECES * 4096) ||
 	    posix_memalign((void **)&half, 4096, 4096) ||
@@ -87,7 +88,7 @@ int main(void)
 	zc_dev_start(&d, 0);
 	pid = fork();
 	if (!pid)
-		client(d.bdev);
+		client(&d, d.bdev);
 
 	for (;;) {
 		unsigned int t;

@@ -492,6 +492,25 @@ static inline void zc_dev_del(struct zc_dev *d)
 /* ---- client ---- */
 
 /*
+ * In a forked client: drop the server's mappings (ring, io descriptors) and
+ * every inherited descriptor but stdio. Mappings pin the ring and the char
+ * device as much as descriptors do; a client must not keep them alive.
+ */
+static inline void zc_close_inherited(struct zc_dev *d)
+{
+	int fd;
+
+	if (d && d->q_open)
+		io_uring_queue_exit(&d->q);
+	if (d && d->iods)
+		munmap((void *)d->iods, d->iods_len);
+	if (d)
+		io_uring_queue_exit(&d->ctrl);
+	for (fd = 3; fd < 1024; fd++)
+		close(fd);
+}
+
+/*
  * Fork a client doing one O_DIRECT pread/pwrite of @len bytes at @off on
  * the block device. WRITE data is @fill; READ data is compared with @fill
  * when @check. Exit status: 0 ok, 1 error, 2 data mismatch.
@@ -506,7 +525,11 @@ static inline pid_t zc_client(struct zc_dev *d, bool write, __u64 off,
 	if (!pid) {
 		void *buf;
 		ssize_t n;
-		int fd = open(d->bdev, O_RDWR | O_DIRECT);
+		int fd;
+
+		/* don't keep the server's ring or char device alive */
+		zc_close_inherited(d);
+		fd = open(d->bdev, O_RDWR | O_DIRECT);
 
 		if (fd < 0 || posix_memalign(&buf, 4096, len))
 			_exit(1);
