@@ -22,6 +22,8 @@ int main(void)
 	if (!srv) {
 		unsigned int t1, t2;
 
+		if (zc_ctrl_open(&d))
+			_exit(1);
 		zc_dev_start(&d, 0);
 		dev_id = d.dev_id;
 		if (write(up[1], &dev_id, 1) != 1)
@@ -40,6 +42,8 @@ int main(void)
 		pause();
 		_exit(0);
 	}
+	close(up[1]);
+	close(down[0]);
 	if (read(up[0], &dev_id, 1) != 1)
 		kl_fail("server did not start the device");
 	ctl.dev_id = dev_id;
