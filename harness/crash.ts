@@ -129,14 +129,12 @@ export function detectCrashes(consoleText: string): CrashRecord[] {
         break;
       }
     }
-    crashes.push({
-      type: fmt.type,
-      title: normaliseTitle(fmt.title(m, report)),
-      test,
-      fatal: fmt.fatal ?? false,
-      report: report.join('\n'),
-      line: start + 1,
-    });
+    const title = normaliseTitle(fmt.title(m, report));
+    // A detector that fires again for the same bug (hung task every check, a WARN in a
+    // loop) adds to the first record instead of adding records.
+    const same = crashes.find((c) => c.title === title && c.test === test);
+    if (same) same.count++;
+    else crashes.push({ type: fmt.type, title, test, fatal: fmt.fatal ?? false, report: report.join('\n'), line: start + 1, count: 1 });
     i = j > i ? j : i + 1;
   }
   return crashes;

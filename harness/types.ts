@@ -55,6 +55,7 @@ export interface CrashRecord {
   fatal: boolean;
   report: string; // the report's lines
   line: number; // where it starts in console.log
+  count: number; // how many times the same report (title and test) appeared
 }
 
 export interface RunRecord {
