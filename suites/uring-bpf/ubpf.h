@@ -89,6 +89,7 @@ static char ubpf_log[UBPF_LOG_SIZE];
 static inline int ubpf_load(const struct bpf_insn *insns, unsigned int cnt)
 {
 	union bpf_attr attr;
+	int i, fd = -1;
 
 	memset(&attr, 0, sizeof(attr));
 	ubpf_log[0] = 0;
@@ -99,7 +100,16 @@ static inline int ubpf_load(const struct bpf_insn *insns, unsigned int cnt)
 	attr.log_buf = (uintptr_t)ubpf_log;
 	attr.log_size = sizeof(ubpf_log);
 	attr.log_level = 1;
-	return syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+	/*
+	 * The verifier gives up with EAGAIN when a signal or task work (e.g.
+	 * from a ring being torn down) is pending; retry like libbpf does.
+	 */
+	for (i = 0; i < 10; i++) {
+		fd = syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
+	return fd;
 }
 #define UBPF_LOAD(...) ({						\
 	const struct bpf_insn __i[] = { __VA_ARGS__ };			\

@@ -21,8 +21,15 @@ int main(void)
 	int fd;
 
 	close(ubpf_require());
-	expect_reject(UBPF_LOAD(I_MOV_IMM(R0, 0), I_JA(-1), I_EXIT()),
-		      "jump to itself", "infinite loop detected", "back-edge");
+	expect_reject(UBPF_ASM(
+			I_LDX(BPF_W, R2, R1, UBPF_OFF_RES),
+			I_MOV_IMM(R0, 0),
+			I_JMP32_IMM(BPF_JEQ, R2, 5, TO(2)),
+			UBPF_L(1),
+			I_JA(TO(1)),
+			UBPF_L(2),
+			I_EXIT()),
+		      "jump to itself unless res == 5", "infinite loop detected", "back-edge");
 	expect_reject(UBPF_ASM(
 			I_LDX(BPF_W, R2, R1, UBPF_OFF_RES),
 			UBPF_L(1),
