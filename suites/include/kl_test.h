@@ -65,14 +65,22 @@ static inline __attribute__((noreturn)) void kl_pass(void)
 	exit(KL_PASS);
 }
 
+/* errno name for a negative result, "" otherwise: "-125 (Operation canceled)". */
+static inline const char *kl_err(long long v)
+{
+	return v < 0 && v > -4096 ? strerror((int)-v) : "";
+}
+
 /* Check an expected value: KL_EXPECT_EQ(cqe->res, -ECANCELED, "linked write"). */
 #define KL_EXPECT_EQ(got, want, what)                                             \
 	do {                                                                      \
 		long long __g = (long long)(got), __w = (long long)(want);        \
 		if (__g != __w)                                                   \
-			kl_fail("%s: want %lld (%s), got %lld (%s)", what, __w,   \
-				__w < 0 ? strerror((int)-__w) : "", __g,          \
-				__g < 0 ? strerror((int)-__g) : "");              \
+			kl_fail("%s: want %lld%s%s%s, got %lld%s%s%s", what, __w, \
+				*kl_err(__w) ? " (" : "", kl_err(__w),            \
+				*kl_err(__w) ? ")" : "", __g,                      \
+				*kl_err(__g) ? " (" : "", kl_err(__g),            \
+				*kl_err(__g) ? ")" : "");                         \
 	} while (0)
 
 #define KL_ASSERT(cond, ...)                                                      \
