@@ -10,7 +10,8 @@ import path from 'node:path';
 $.nothrow = true;
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 cd(root);
-const debug = argv.debug === true;
+const args = process.argv.slice(process.argv.findIndex((a) => a.endsWith('crash-fixtures.mjs')) + 1);
+const debug = args.includes('--debug');
 const lkdtm = (t) => `echo ${t} > /sys/kernel/debug/provoke-crash/DIRECT`;
 const all = {
   // name: [guest command, --timeout]
@@ -30,7 +31,9 @@ const all = {
       }
     : {}),
 };
-const wanted = argv._.length ? argv._ : Object.keys(all);
+const named = args.filter((a) => !a.startsWith('--'));
+for (const n of named) if (!all[n]) throw new Error(`unknown fixture ${n}; known: ${Object.keys(all).join(', ')}`);
+const wanted = named.length ? named : Object.keys(all);
 const dest = path.join(root, 'test', 'fixtures', 'console');
 fs.mkdirSync(dest, { recursive: true });
 for (const name of wanted) {

@@ -68,7 +68,11 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
   const key = crypto.createHash('sha256').update(`${src.baseTree}\n${stackHash}`).digest('hex').slice(0, 16);
   const tree = path.join(paths.trees, key);
   await withLock(`tree-${key}`, async () => {
-    if (fs.existsSync(path.join(tree, '.kl-applied'))) return;
+    const stamp = path.join(tree, '.kl-applied');
+    if (fs.existsSync(stamp)) {
+      fs.utimesSync(stamp, new Date(), new Date()); // last use, for pruning
+      return;
+    }
     log(`applying ${patches.length} patch(es) from ${sets.map((s) => s.name).join(', ')} with git am --3way`);
     await removeWorktree(rec, src.repo, tree);
     fs.mkdirSync(paths.trees, { recursive: true });
@@ -85,9 +89,29 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
         );
       }
     }
-    if (!rec.dryRun) fs.writeFileSync(path.join(tree, '.kl-applied'), patches.map((p) => `${p.sha256} ${p.file}\n`).join(''));
+    if (!rec.dryRun) fs.writeFileSync(stamp, patches.map((p) => `${p.sha256} ${p.file}\n`).join(''));
   });
+  if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES);
   return { tree, patches, stackHash };
+}
+
+// Each revision of a series gets its own worktree (~1.5 GB with its build): keep the most
+// recently used few, and never one used within the last hour (a run may be using it).
+const KEEP_TREES = 8;
+
+async function pruneTrees(rec: Recorder, repo: string, keep: number): Promise<void> {
+  if (!fs.existsSync(paths.trees)) return;
+  const trees = fs
+    .readdirSync(paths.trees)
+    .map((name) => path.join(paths.trees, name))
+    .filter((t) => fs.existsSync(path.join(t, '.kl-applied')))
+    .map((t) => ({ t, used: fs.statSync(path.join(t, '.kl-applied')).mtimeMs }))
+    .sort((a, b) => b.used - a.used);
+  for (const { t, used } of trees.slice(keep)) {
+    if (Date.now() - used < 3600_000) continue;
+    log(`pruning unused patched tree ${t}`);
+    await removeWorktree(rec, repo, t);
+  }
 }
 
 async function removeWorktree(rec: Recorder, repo: string, tree: string): Promise<void> {
