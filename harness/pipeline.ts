@@ -15,9 +15,9 @@ import { configStage, fragmentFiles, type FragmentInput } from './stages/config.
 import { imageStage, jobInitrd } from './stages/image.ts';
 import { patchesStage } from './stages/patches.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
-import { createRunDir, exitCodeFor, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
+import { compareRuns, createRunDir, exitCodeFor, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
 import { sourceStage } from './stages/source.ts';
-import type { BaselineDiff, RunOptions, RunRecord, TestRecord } from './types.ts';
+import type { RunOptions, RunRecord, TestRecord } from './types.ts';
 
 export const DEFAULT_SUITES = ['smoke', 'uring'];
 const BOOT_ALLOWANCE_S = 60;
@@ -200,16 +200,7 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
   if (opts.compareBaseline && p.sets.length > 0) {
     log('--compare-baseline: the same run on the unpatched base');
     const base = await runLab({ ...opts, patch: [], compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'));
-    const key = (t: TestRecord) => `${t.suite}/${t.name}`;
-    const differences: BaselineDiff[] = [];
-    const all = new Set([...rec.tests.map(key), ...base.record.tests.map(key)]);
-    for (const k of [...all].sort()) {
-      const a = rec.tests.find((t) => key(t) === k)?.status ?? 'absent';
-      const b = base.record.tests.find((t) => key(t) === k)?.status ?? 'absent';
-      if (a !== b) differences.push({ test: k, patched: a, base: b });
-    }
-    const baseTitles = new Set(base.record.crashes.map((c) => c.title));
-    rec.baseline = { runDir: base.record.dir, status: base.record.status, differences, newCrashes: rec.crashes.filter((c) => !baseTitles.has(c.title)) };
+    rec.baseline = { runDir: base.record.dir, status: base.record.status, ...compareRuns(rec, base.record) };
   }
 
   rec.finishedAt = new Date().toISOString();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { create } from 'xmlbuilder2';
 import { stripPrefixes } from '../crash.ts';
 import type { BootOutcome } from './qemu.ts';
-import type { CrashRecord, RunRecord, RunStatus, TestRecord } from '../types.ts';
+import type { BaselineDiff, CrashRecord, RunRecord, RunStatus, TestRecord } from '../types.ts';
 
 export function newRunId(label?: string): string {
   const d = new Date();
@@ -142,4 +142,18 @@ export function summaryMarkdown(rec: RunRecord): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** Tests whose status differs between the patched run and the base, and kernel reports only the patched kernel shows. */
+export function compareRuns(patched: Pick<RunRecord, 'tests' | 'crashes'>, base: Pick<RunRecord, 'tests' | 'crashes'>): { differences: BaselineDiff[]; newCrashes: CrashRecord[] } {
+  const key = (t: TestRecord) => `${t.suite}/${t.name}`;
+  const differences: BaselineDiff[] = [];
+  const all = new Set([...patched.tests.map(key), ...base.tests.map(key)]);
+  for (const k of [...all].sort()) {
+    const a = patched.tests.find((t) => key(t) === k)?.status ?? 'absent';
+    const b = base.tests.find((t) => key(t) === k)?.status ?? 'absent';
+    if (a !== b) differences.push({ test: k, patched: a, base: b });
+  }
+  const baseTitles = new Set(base.crashes.map((c) => c.title));
+  return { differences, newCrashes: patched.crashes.filter((c) => !baseTitles.has(c.title)) };
 }

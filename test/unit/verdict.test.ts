@@ -33,3 +33,18 @@ test('all passed or skipped with the agent done is a pass (exit 0)', (t) => {
   t.is(v.reason, '1 passed, 1 skipped');
   t.is(exitCodeFor('pass'), 0);
 });
+
+test('baseline comparison lists status changes and reports only the patched kernel shows', async (t) => {
+  const { compareRuns } = await import('../../harness/stages/results.ts');
+  const warn: CrashRecord = { ...crash, type: 'WARNING', title: 'WARNING in io_fused_cmd_done', test: 's/a' };
+  const r = compareRuns(
+    { tests: [pass, fail, { ...pass, name: 'zc', status: 'pass' }], crashes: [crash, warn] },
+    { tests: [pass, { ...fail, status: 'pass' }, { ...pass, name: 'zc', status: 'skip' }, { ...pass, name: 'gone' }], crashes: [crash] },
+  );
+  t.deepEqual(r.differences, [
+    { test: 's/b', patched: 'fail', base: 'pass' },
+    { test: 's/gone', patched: 'absent', base: 'pass' },
+    { test: 's/zc', patched: 'pass', base: 'skip' },
+  ]);
+  t.deepEqual(r.newCrashes.map((c) => c.title), ['WARNING in io_fused_cmd_done']);
+});
