@@ -17,8 +17,8 @@
 #include "../uring-bpf/ubpf.h"
 #include <math.h>
 
-#define SAMPLES		5
-#define SAMPLE_S	0.4
+#define SAMPLES		7
+#define SAMPLE_S	0.5
 #define MAXK		16
 
 static int in_fd, out_fd;
