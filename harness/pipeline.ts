@@ -150,6 +150,7 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
   const jobEnv: Record<string, string> = {
     KL_SCALE: String(scale),
     KL_KERNEL_VERSION: src.version,
+    KL_CPUS: String(opts.cpus),
     KL_SUITE_LIST: guestSuites.map((s) => s.name).join(' '),
     KL_SKIP: ` ${skipArgs.join(' ')} `,
   };
