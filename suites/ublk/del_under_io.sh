@@ -15,7 +15,7 @@ run_fio load --filename="/dev/ublkb$DEV" --rw=randrw --direct=1 \
 	--time_based --runtime=$(scaled 60) &
 fio_pid=$!
 BG_PIDS="$fio_pid"
-sleep $(scaled 2)
+wait_io "$DEV" 2000 30
 proc_gone "$fio_pid" && kl_fail "fio ended before the delete: $(fio_log load)"
 
 "$KL_UBLK" del -n "$DEV" >"$T/del.out" 2>&1 &

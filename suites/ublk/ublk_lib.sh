@@ -106,14 +106,33 @@ make_file() {
 		kl_fail "cannot create $2 MiB backing file $1"
 }
 
-# run_fio NAME ARGS...: fio with output kept in $T/NAME.fio; returns fio's status
+# run_fio NAME ARGS...: fio with its report in $T/NAME.fio and its error
+# lines (one per failed IO when a device dies) in $T/NAME.err
 run_fio() {
 	_name=$1
 	shift
-	fio --name="$_name" --output="$T/$_name.fio" "$@"
+	fio --name="$_name" --output="$T/$_name.fio" "$@" 2>"$T/$_name.err"
 }
 
-fio_log() { tail -n 25 "$T/$1.fio" 2>/dev/null; }
+fio_log() {
+	head -n 5 "$T/$1.err" 2>/dev/null
+	tail -n 25 "$T/$1.fio" 2>/dev/null
+}
+
+# wait_io ID N SECONDS: until ublkbID has completed N more IOs than now,
+# so "under IO" really means IO is flowing, however slow the guest starts fio
+io_count() { awk '{ print $1 + $5 }' "/sys/block/ublkb$1/stat" 2>/dev/null || echo 0; }
+wait_io() {
+	_base=$(io_count "$1")
+	_n=$(scaled "$3")
+	_i=0
+	while [ $_i -lt $((_n * 10)) ]; do
+		[ $(($(io_count "$1") - _base)) -ge "$2" ] && return 0
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	kl_fail "ublkb$1: want $2 IOs completed within ${_n}s, got $(($(io_count "$1") - _base))"
+}
 
 server_log() {
 	[ -f "/tmp/.kl-ublk/$1.log" ] && tail -n 20 "/tmp/.kl-ublk/$1.log"
