@@ -42,7 +42,7 @@ export function collectBench(tests: TestRecord[]): BenchSample[] {
   const out: BenchSample[] = [];
   for (const t of tests) {
     for (const line of t.log ?? []) {
-      const m = /^BENCH (\{.*\})\s*$/.exec(line);
+      const m = /^(?:#\s*)?BENCH (\{.*\})\s*$/.exec(line);
       if (!m) continue;
       try {
         const parsed = benchLine.safeParse(JSON.parse(m[1]!));

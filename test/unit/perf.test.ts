@@ -12,6 +12,7 @@ const t0: TestRecord = {
     'BENCH {"bench":"ublk-perf","case":"loop/randread/64k","mode":"fused-zc","metric":"iops","unit":"IOPS","samples":[200,210,190],"baseline":"copy"}',
     'BENCH {"bench":"ublk-perf","case":"loop/randread/64k","mode":"user-copy","metric":"iops","unit":"IOPS","samples":[101,111,91],"baseline":"copy"}',
     'BENCH {not json',
+    '# BENCH {"bench":"uring-bpf","case":"chain","mode":"bpf","metric":"ops","unit":"ops/s","samples":[5]}',
     'fio: some other line',
   ],
 };
@@ -24,7 +25,7 @@ test('mean and sample stddev', (t) => {
 
 test('BENCH lines become rows; ratios against the baseline mode with a significance call', (t) => {
   const rows = analyse(collectBench([t0]));
-  t.is(rows.length, 3);
+  t.is(rows.length, 4, 'a BENCH line behind a KTAP-style # is read too');
   const zc = rows.find((r) => r.mode === 'fused-zc')!;
   t.is(zc.ratio!.toFixed(2), '2.00');
   t.true(zc.significant);
