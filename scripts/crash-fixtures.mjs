@@ -3,7 +3,7 @@
 // keep the console log under test/fixtures/console/<name>.log. The expected type and
 // title of each is written by a person into expected.json after reading the log, so the
 // parser test can fail.
-//   npx zx scripts/crash-fixtures.mjs [--debug] [NAME...]
+//   npx zx scripts/crash-fixtures.mjs [--debug] [--patch SETS] [NAME...]
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -12,6 +12,8 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 cd(root);
 const args = process.argv.slice(process.argv.findIndex((a) => a.endsWith('crash-fixtures.mjs')) + 1);
 const debug = args.includes('--debug');
+const patchAt = args.indexOf('--patch');
+const patch = patchAt >= 0 ? args.splice(patchAt, 2)[1] : 'none';
 const lkdtm = (t) => `echo ${t} > /sys/kernel/debug/provoke-crash/DIRECT`;
 const all = {
   // name: [guest command, --timeout]
@@ -39,7 +41,7 @@ fs.mkdirSync(dest, { recursive: true });
 for (const name of wanted) {
   const [cmd, timeout] = all[name];
   const results = fs.mkdtempSync('/tmp/kl-fixture-');
-  await $`npm run -s lab -- --patch none ${debug ? ['--debug'] : []} --exec ${cmd} --timeout ${timeout} --results ${results}`;
+  await $`npm run -s lab -- --patch ${patch} ${debug ? ['--debug'] : []} --exec ${cmd} --timeout ${timeout} --results ${results}`;
   const log = path.join(results, 'latest', 'console.log');
   if (!fs.existsSync(log)) {
     echo(`${name}: no console.log`);
