@@ -16,7 +16,7 @@ import { imageStage, jobInitrd } from './stages/image.ts';
 import { patchesStage } from './stages/patches.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
 import { compareRuns, createRunDir, exitCodeFor, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
-import { sourceStage } from './stages/source.ts';
+import { checkKernelSrc, sourceStage } from './stages/source.ts';
 import type { RunOptions, RunRecord, TestRecord } from './types.ts';
 
 export const DEFAULT_SUITES = ['smoke', 'uring'];
@@ -38,6 +38,7 @@ export function plan(opts: RunOptions): Plan {
   if (dup) throw new UsageError(`patch set '${dup}' is given twice`);
   if (opts.exec !== null && opts.suites !== null) throw new UsageError('--exec and --suite are exclusive', 'run the command, or the suites');
   if (opts.exec !== null && opts.exec.trim() === '') throw new UsageError('--exec needs a command');
+  if (opts.kernelSrc !== null) checkKernelSrc(opts.kernelSrc);
   let suiteNames: string[] = [];
   if (opts.exec === null) {
     suiteNames = opts.suites ?? [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => s.defaultSuites)])];

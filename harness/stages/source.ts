@@ -72,9 +72,6 @@ async function fromTarball(rec: Recorder, tarball: string): Promise<SourceResult
 /** A user's tree is copied (never touched): rsync keeps the copy cheap to refresh. */
 async function fromTree(rec: Recorder, dir: string): Promise<SourceResult> {
   const real = fs.realpathSync(dir);
-  if (!fs.existsSync(path.join(real, 'Makefile')) || !fs.existsSync(path.join(real, 'Kconfig'))) {
-    throw new UsageError(`--kernel-src ${dir} is not a kernel tree (no Makefile and Kconfig at its top)`);
-  }
   const key = crypto.createHash('sha256').update(real).digest('hex').slice(0, 16);
   const repo = path.join(paths.srcCache, `tree-${key}`);
   await withLock(`src-tree-${key}`, async () => {
@@ -102,11 +99,23 @@ async function finish(rec: Recorder, repo: string, desc: string, sha: string | n
   };
 }
 
+/** Input check for --kernel-src, done before anything is created. */
+export function checkKernelSrc(kernelSrc: string): void {
+  if (!fs.existsSync(kernelSrc)) throw new UsageError(`--kernel-src ${kernelSrc}: no such file or directory`);
+  if (fs.statSync(kernelSrc).isDirectory()) {
+    if (!fs.existsSync(path.join(kernelSrc, 'Makefile')) || !fs.existsSync(path.join(kernelSrc, 'Kconfig'))) {
+      throw new UsageError(`--kernel-src ${kernelSrc} is not a kernel tree (no Makefile and Kconfig at its top)`);
+    }
+  } else if (!/\.tar(\.(xz|gz|bz2|zst))?$|\.tgz$/.test(kernelSrc)) {
+    throw new UsageError(`--kernel-src ${kernelSrc} is neither a kernel tree nor a tarball (.tar, .tar.xz, .tar.gz, ...)`);
+  }
+}
+
 export async function sourceStage(rec: Recorder, kernelSrc: string | null): Promise<SourceResult> {
   if (kernelSrc === null) {
     await ensureTarballPackage(rec);
     return fromTarball(rec, paths.defaultTarball);
   }
-  if (!fs.existsSync(kernelSrc)) throw new UsageError(`--kernel-src ${kernelSrc}: no such file or directory`);
+  checkKernelSrc(kernelSrc);
   return fs.statSync(kernelSrc).isDirectory() ? fromTree(rec, kernelSrc) : fromTarball(rec, path.resolve(kernelSrc));
 }

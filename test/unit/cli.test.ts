@@ -13,6 +13,8 @@ test('unknown flag, unknown set, unknown suite, bad numbers and exclusive option
     [['--patch', 'none', '--config', '/no/such/fragment'], /--config \/no\/such\/fragment: no such file/],
     [['--patch', 'none,none'], /--patch none cannot be combined/],
     [[], /--patch is required/],
+    [['--patch', 'none', '--kernel-src', '/no/such/tree'], /--kernel-src \/no\/such\/tree: no such file or directory/],
+    [['--patch', 'none', '--kernel-src', 'harness'], /--kernel-src harness is not a kernel tree/],
   ];
   for (const [args, re] of cases) {
     const r = await lab(args);
