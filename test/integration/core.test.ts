@@ -83,3 +83,23 @@ test.serial('bad input exits 2 with one clear line and builds nothing', async (t
   t.regex(errorLines(bad.stderr)[0]!, /patch .*0001-bad\.patch \("\[PATCH\] io_uring: a patch for another tree"\) does not apply .*io_uring\/nop\.c/);
   t.is(bad.run?.kernel, undefined, 'nothing built');
 });
+
+test.serial('an interrupted run stops QEMU, keeps its results as incomplete and exits 3', async (t) => {
+  const { execa } = await import('execa');
+  const { repoRoot } = await import('../../harness/paths.ts');
+  const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-results-'));
+  const proc = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results], { reject: false, cwd: repoRoot });
+  // Wait until the guest runs the command, then interrupt as a CI runner would.
+  const started = Date.now();
+  while (Date.now() - started < 180_000) {
+    const con = path.join(results, 'latest', 'console.log');
+    if (fs.existsSync(con) && fs.readFileSync(con, 'utf8').includes('kl: test-start exec/command')) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  proc.kill('SIGTERM');
+  const r = await proc;
+  t.is(r.exitCode, 3, String(r.stderr));
+  const run = JSON.parse(fs.readFileSync(path.join(results, 'latest', 'run.json'), 'utf8'));
+  t.is(run.status, 'incomplete');
+  t.true(fs.existsSync(path.join(results, 'latest', 'console.log')));
+});
