@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Programs must terminate and return a verdict: an infinite loop, a loop
- * bounded only by the request's result, and a return value outside the
+ * waiting for the request's result to change, and a return value outside the
  * verdict bits (0..7) are rejected at load time with the verifier's reason.
+ * (A loop whose bound the verifier cannot see is also refused, at the 1M
+ * instruction limit; not exercised here, it takes minutes on a debug kernel
+ * under TCG.)
  */
 #include "ubpf.h"
 
@@ -33,11 +36,9 @@ int main(void)
 	expect_reject(UBPF_ASM(
 			I_LDX(BPF_W, R2, R1, UBPF_OFF_RES),
 			UBPF_L(1),
-			I_ALU_IMM(BPF_ADD, R2, 1),
-			I_JMP32_IMM(BPF_JNE, R2, 0, TO(1)),
+			I_JMP32_IMM(BPF_JNE, R2, 5, TO(1)),
 			I_RET(0)),
-		      "loop counting res up to 2^32", "infinite loop detected",
-		      "BPF program is too large");
+		      "spin until res == 5", "infinite loop detected", "back-edge");
 	expect_reject(UBPF_LOAD(I_RET(8)), "return 8", "should have been in", NULL);
 	expect_reject(UBPF_LOAD(I_LDX(BPF_W, R0, R1, UBPF_OFF_RES), I_EXIT()),
 		      "return the result", "should have been in", NULL);
