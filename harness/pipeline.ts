@@ -22,6 +22,16 @@ import type { RunOptions, RunRecord, TestRecord } from './types.ts';
 export const DEFAULT_SUITES = ['smoke', 'uring'];
 const BOOT_ALLOWANCE_S = 60;
 
+/**
+ * Stall detectors scaled like our timeouts: under TCG on a loaded host a vCPU thread can
+ * be starved for tens of seconds, which the guest would report as an RCU stall or soft
+ * lockup that no kernel bug caused. (The agent scales hung_task_timeout_secs.)
+ */
+export function detectorCmdline(scale: number): string[] {
+  if (scale <= 1) return [];
+  return [`rcupdate.rcu_cpu_stall_timeout=${21 * scale}`, `watchdog_thresh=${10 * scale}`];
+}
+
 export interface Plan {
   sets: PatchSet[];
   suites: Suite[];
@@ -163,7 +173,7 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
   let outcome: BootOutcome | null = null;
   try {
     outcome = await timed(rec, 'boot', () =>
-      boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal),
+      boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale) }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal),
     );
   } finally {
     fs.rmSync(initrd, { force: true });

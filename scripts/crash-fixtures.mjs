@@ -22,8 +22,8 @@ const all = {
   warning_message: [lkdtm('WARNING_MESSAGE'), 120],
   null_deref: [lkdtm('EXCEPTION'), 120],
   panic: [lkdtm('PANIC'), 120],
-  hung_task: [lkdtm('HUNG_TASK'), 240],
-  soft_lockup: [lkdtm('SOFTLOCKUP'), 240],
+  hung_task: [lkdtm('HUNG_TASK'), 400],
+  soft_lockup: [lkdtm('SOFTLOCKUP'), 400],
   ...(debug
     ? {
         kasan_slab_oob: [lkdtm('SLAB_LINEAR_OVERFLOW'), 240],
