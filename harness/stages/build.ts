@@ -51,7 +51,18 @@ export function buildKey(inp: { baseTree: string; stackHash: string; configSha25
 }
 
 export function makeArgv(outDir: string, targets: string[]): string[] {
-  return ['make', `O=${path.basename(outDir)}`, 'ARCH=x86_64', 'CC=ccache gcc', `-j${os.availableParallelism()}`, ...targets];
+  // KALLSYMS_EXTRA_PASS: tiny configs hit "Inconsistent kallsyms data" now and then
+  // (seen here on the uring-bpf set); the extra link pass costs seconds.
+  return ['make', `O=${path.basename(outDir)}`, 'ARCH=x86_64', 'CC=ccache gcc', 'KALLSYMS_EXTRA_PASS=1', `-j${os.availableParallelism()}`, ...targets];
+}
+
+/** The line of a failed build log that says why: a compiler/linker error, else what precedes make's first "***". */
+export function buildFailureLine(logText: string): string | null {
+  const lines = logText.split('\n');
+  const cause = lines.find((l) => /\berror:|undefined reference|Inconsistent kallsyms|No rule to make target/.test(l));
+  if (cause) return cause.trim();
+  const stop = lines.findIndex((l) => /^make(\[\d+\])?: \*\*\*/.test(l));
+  return stop > 0 ? lines[stop - 1]!.trim() : null;
 }
 
 /** Run make, streaming its output to the build log and printing progress every 30 s. */
@@ -77,8 +88,8 @@ async function makeWithProgress(rec: Recorder, tree: string, argv: string[], log
     });
     const r = await proc;
     if (r.exitCode !== 0) {
-      const tail = fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => /error|Error/.test(l)).slice(0, 5);
-      throw new InfraError(`${what} failed (exit ${r.exitCode}); see ${logFile}${tail.length ? `: ${tail[0]!.trim()}` : ''}`);
+      const why = buildFailureLine(fs.readFileSync(logFile, 'utf8'));
+      throw new InfraError(`${what} failed (exit ${r.exitCode}): ${why ?? 'no error line found'}; see ${logFile}`);
     }
   } finally {
     clearInterval(timer);
