@@ -211,7 +211,8 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
 
   if (opts.compareBaseline && p.sets.length > 0) {
     log('--compare-baseline: the same run on the unpatched base');
-    const base = await runLab({ ...opts, patch: [], compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'));
+    // The same suites as the patched run, not the base's own default.
+    const base = await runLab({ ...opts, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'));
     rec.baseline = { runDir: base.record.dir, status: base.record.status, ...compareRuns(rec, base.record) };
   }
 
