@@ -31,9 +31,9 @@ test.serial('every patch passes checkpatch --strict', async (t) => {
   }
 });
 
-test.serial('the stacked kernel carrying every set passes all their suites, none skipped', async (t) => {
+test.serial('the stacked kernel carrying every set passes all their suites, none skipped; against the base only feature tests differ', async (t) => {
   const stack = sets.join(',');
-  const r = await lab(['--patch', stack]);
+  const r = await lab(['--patch', stack, '--compare-baseline']);
   const run = r.run!;
   t.is(r.exitCode, 0, `${r.stdout}\n${r.stderr.split('\n').slice(-15).join('\n')}`);
   t.is(run.status, 'pass');
@@ -43,5 +43,12 @@ test.serial('the stacked kernel carrying every set passes all their suites, none
   const skipped = run.tests.filter((x) => x.status === 'skip');
   t.deepEqual(skipped.map((x) => `${x.suite}/${x.name}: ${x.reason}`), [], 'nothing skipped on the kernel that has every feature');
   t.deepEqual(run.crashes, []);
-  t.log(`${run.tests.length} tests on ${stack} in ${r.seconds.toFixed(0)} s`);
+  // The base runs the same suites: what the sets add skips there, nothing else changes.
+  const base = run.baseline!;
+  t.is(base.status, 'pass');
+  t.deepEqual(base.newCrashes, []);
+  const unexpected = base.differences.filter((d) => !(d.patched === 'pass' && d.base === 'skip'));
+  t.deepEqual(unexpected, [], 'only tests of the sets\' features change status');
+  t.true(base.differences.some((d) => d.test === 'ublk/fio_verify_loop_fused_zc'), 'fused-zc skips on the base');
+  t.log(`${run.tests.length} tests on ${stack} in ${r.seconds.toFixed(0)} s; ${base.differences.length} skip on the base`);
 });
