@@ -12,13 +12,15 @@ ids= modes=
 
 cleanup() {
 	for id in $ids; do "$UBLK" del -n "$id" >/dev/null 2>&1; done
+	rm -f "$KL_TMP"/backing-*
 }
 trap cleanup EXIT
 
 for m in $MODES; do
 	if [ "$target" = loop ]; then
 		file=$KL_TMP/backing-$m
-		dd if=/dev/zero of="$file" bs=1M count=128 2>/dev/null
+		dd if=/dev/zero of="$file" bs=1M count=128 2>/dev/null ||
+			{ echo "FAIL: cannot make a 128 MiB backing file in $KL_TMP: $(df -h "$KL_TMP" | tail -n 1)"; exit 1; }
 		out=$("$UBLK" add -t loop -q 1 -d 64 -m "$m" "$file" 2>&1)
 	else
 		out=$("$UBLK" add -t null -q 1 -d 64 -m "$m" -s 256 2>&1)
