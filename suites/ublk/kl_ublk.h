@@ -78,6 +78,8 @@ struct kl_dev_cfg {
 	int dev_id;		/* -1: let the kernel choose */
 	bool recovery;
 	bool foreground;
+	/* overwrite SQEs once submitted: see kl_queue_submit() */
+	bool poison_sqes;
 	__u64 size;		/* null: device size; loop: taken from the file */
 	char file[PATH_MAX];
 };
@@ -148,6 +150,7 @@ const char *kl_state_name(int state);
 /* ---- queues and IO (queue.c) ---- */
 int kl_queues_start(struct kl_dev *dev);
 void kl_queues_join(struct kl_dev *dev);
+int kl_queue_submit(struct kl_queue *q, unsigned int wait_nr);
 struct io_uring_sqe *kl_queue_get_sqe(struct kl_queue *q);
 void kl_prep_io_cmd(struct kl_queue *q, struct io_uring_sqe *sqe, __u32 cmd_op,
 		    unsigned int tag, int result, __u64 addr);

@@ -127,9 +127,11 @@ static int kl_save_cfg(const struct kl_dev *dev)
 	if (!f)
 		return -errno;
 	fprintf(f, "target=%s\nmode=%s\nqueues=%d\ndepth=%d\nsize=%llu\n"
-		"recovery=%d\nfile=%s\n", kl_tgt_name(dev->cfg.tgt),
-		dev->cfg.mode->name, dev->cfg.nr_queues, dev->cfg.depth,
-		(unsigned long long)dev->size, dev->cfg.recovery, dev->cfg.file);
+		"recovery=%d\npoison_sqes=%d\nfile=%s\n",
+		kl_tgt_name(dev->cfg.tgt), dev->cfg.mode->name,
+		dev->cfg.nr_queues, dev->cfg.depth,
+		(unsigned long long)dev->size, dev->cfg.recovery,
+		dev->cfg.poison_sqes, dev->cfg.file);
 	fclose(f);
 	return 0;
 }
@@ -165,6 +167,8 @@ static int kl_load_cfg(int id, struct kl_dev_cfg *cfg)
 			cfg->size = strtoull(v, NULL, 0);
 		else if (!strcmp(line, "recovery"))
 			cfg->recovery = atoi(v);
+		else if (!strcmp(line, "poison_sqes"))
+			cfg->poison_sqes = atoi(v);
 		else if (!strcmp(line, "file"))
 			snprintf(cfg->file, sizeof(cfg->file), "%s", v);
 	}
@@ -456,7 +460,7 @@ static void kl_usage(void)
 {
 	fprintf(stderr,
 		"usage: kl-ublk add -t null|loop [-q N] [-d DEPTH] [-m copy|user-copy|fused-zc|reg-zc]\n"
-		"                   [-n ID] [-s MiB] [--recovery] [--foreground] [FILE]\n"
+		"                   [-n ID] [-s MiB] [--recovery] [--foreground] [--poison-sqes] [FILE]\n"
 		"       kl-ublk del -n ID | --all\n"
 		"       kl-ublk list [-n ID]\n"
 		"       kl-ublk features\n"
@@ -473,6 +477,7 @@ static const struct option kl_opts[] = {
 	{ "size", required_argument, NULL, 's' },
 	{ "recovery", no_argument, NULL, 'r' },
 	{ "foreground", no_argument, NULL, 'f' },
+	{ "poison-sqes", no_argument, NULL, 'P' },
 	{ "all", no_argument, NULL, 'a' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -494,7 +499,7 @@ static int kl_parse(int argc, char **argv, struct kl_args *a)
 	a->cfg.dev_id = -1;
 	a->cfg.mode = &kl_mode_copy;
 	optind = 2;	/* argv[1] is the command */
-	while ((c = getopt_long(argc, argv, "t:q:d:m:n:s:rfah", kl_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:q:d:m:n:s:rfPah", kl_opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (kl_tgt_parse(optarg, &a->cfg.tgt))
@@ -523,6 +528,9 @@ static int kl_parse(int argc, char **argv, struct kl_args *a)
 			break;
 		case 'f':
 			a->cfg.foreground = true;
+			break;
+		case 'P':
+			a->cfg.poison_sqes = true;
 			break;
 		case 'a':
 			a->all = true;

@@ -95,7 +95,7 @@ static int fz_submit_pair(struct kl_queue *q, unsigned int tag,
 
 	/* the pair must go in together: make room for both */
 	if (io_uring_sq_space_left(&q->ring) < 2)
-		io_uring_submit(&q->ring);
+		kl_queue_submit(q, 0);
 	prim = io_uring_get_sqe(&q->ring);
 	sec = prim ? io_uring_get_sqe(&q->ring) : NULL;
 	if (!sec)

@@ -57,7 +57,7 @@ static int reg_zc_queue_chain(struct kl_queue *q, unsigned int tag,
 
 	/* a link chain must not be split over two submissions */
 	if (io_uring_sq_space_left(&q->ring) < n)
-		io_uring_submit(&q->ring);
+		kl_queue_submit(q, 0);
 	if (io_uring_sq_space_left(&q->ring) < n)
 		return -EBUSY;
 	for (i = 0; i < n; i++)

@@ -21,13 +21,49 @@
 #include "kl_ublk.h"
 #include "ublk_mode.h"
 
+/*
+ * Submit what is queued (and wait for @wait_nr CQEs). Every submission of
+ * the queue thread goes through here.
+ *
+ * With --poison-sqes, each SQE the kernel consumed is then overwritten with
+ * 0xff bytes. Once io_uring_enter() has consumed an SQE its slot belongs to
+ * the application again, and a busy server does reuse it soon; the kernel
+ * must have copied whatever it still needs (a linked request that is issued
+ * only after its predecessor completes, e.g. UNREGISTER_IO_BUF behind a
+ * READ_FIXED punted to io-wq). Poisoning makes a late read of the slot fail
+ * every time (q_id 0xffff: -EINVAL) instead of once in a while, when the
+ * ring happened to wrap before the linked request ran.
+ */
+int kl_queue_submit(struct kl_queue *q, unsigned int wait_nr)
+{
+	struct io_uring_sq *sq = &q->ring.sq;
+	size_t sqe_size = sizeof(struct io_uring_sqe);
+	unsigned int head, new_head;
+	int ret;
+
+	if (!q->dev->cfg.poison_sqes)
+		return wait_nr ? io_uring_submit_and_wait(&q->ring, wait_nr) :
+				 io_uring_submit(&q->ring);
+
+	if (q->ring.flags & IORING_SETUP_SQE128)
+		sqe_size *= 2;
+	head = __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+	ret = wait_nr ? io_uring_submit_and_wait(&q->ring, wait_nr) :
+			io_uring_submit(&q->ring);
+	new_head = __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+	for (; head != new_head; head++)
+		memset((char *)sq->sqes + (size_t)(head & sq->ring_mask) * sqe_size,
+		       0xff, sqe_size);
+	return ret;
+}
+
 struct io_uring_sqe *kl_queue_get_sqe(struct kl_queue *q)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 
 	/* SQ full: push what we have to the kernel and take a fresh slot */
 	if (!sqe) {
-		io_uring_submit(&q->ring);
+		kl_queue_submit(q, 0);
 		sqe = io_uring_get_sqe(&q->ring);
 	}
 	return sqe;
@@ -245,7 +281,7 @@ static void kl_queue_loop(struct kl_queue *q)
 		unsigned int head, n = 0;
 		int ret;
 
-		ret = io_uring_submit_and_wait(&q->ring, 1);
+		ret = kl_queue_submit(q, 1);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
 		    ret != -EBUSY) {
 			kl_log("q%d: io_uring_submit_and_wait: %s", q->q_id,
@@ -374,7 +410,7 @@ static int kl_queue_fetch_all(struct kl_queue *q)
 		if (ret)
 			return ret;
 	}
-	ret = io_uring_submit(&q->ring);
+	ret = kl_queue_submit(q, 0);
 	return ret < 0 ? ret : 0;
 }
 
