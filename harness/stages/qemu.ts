@@ -104,29 +104,17 @@ export interface BootOutcome {
   hungTest?: string;
 }
 
-/** Tracks `# kl-start suite/name timeout=N` lines in the KTAP stream. */
-function currentTest(ktapFile: string): { name: string; timeout: number; since: number } | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(ktapFile, 'utf8');
-  } catch {
-    return null;
-  }
+/** The test the guest is running, from `# kl-start suite/name timeout=N` lines in the KTAP stream. */
+function currentTest(text: string): { name: string; timeout: number } | null {
   const starts = [...text.matchAll(/# kl-start (\S+) timeout=(\d+)/g)];
   const last = starts[starts.length - 1];
   if (!last) return null;
   const done = text.lastIndexOf(`# kl-duration ${last[1]} `) > last.index!;
-  return done ? null : { name: last[1]!, timeout: Number(last[2]), since: 0 };
+  return done ? null : { name: last[1]!, timeout: Number(last[2]) };
 }
 
 /** Log each test result as the guest reports it; returns how many were seen. */
-function reportProgress(ktapFile: string, already: number): number {
-  let text: string;
-  try {
-    text = fs.readFileSync(ktapFile, 'utf8');
-  } catch {
-    return already;
-  }
+function reportProgress(text: string, already: number): number {
   const { tests } = parseKtap(text);
   for (const t of tests.slice(already)) log(`  ${t.suite}/${t.name}: ${t.status}${t.reason ? ` (${t.reason})` : ''}`);
   return tests.length;
@@ -169,17 +157,20 @@ export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, si
   const onAbort = () => stop('killed');
   signal?.addEventListener('abort', onAbort);
   let reported = 0;
+  let ktapText = '';
   const timer = setInterval(() => {
     const now = Date.now();
-    reported = reportProgress(path.join(spec.runDir, 'ktap.raw'), reported);
     const s = ['ktap.raw', 'status.raw'].map((f) => fs.statSync(path.join(spec.runDir, f)).size).join(',');
-    if (s !== sizes) {
+    const grew = s !== sizes;
+    if (grew) {
       sizes = s;
       lastOutput = now;
+      ktapText = fs.readFileSync(path.join(spec.runDir, 'ktap.raw'), 'utf8');
+      reported = reportProgress(ktapText, reported);
     }
     if (now - t0 > limits.wallS * 1000) return stop('wall-timeout');
     if (now - lastOutput > limits.silenceS * 1000) return stop('silence');
-    const cur = currentTest(path.join(spec.runDir, 'ktap.raw'));
+    const cur = currentTest(ktapText);
     if (!cur) {
       testSeen = null;
       return;
