@@ -19,14 +19,14 @@ export interface Recorder {
 export async function run(
   rec: Recorder,
   argv: string[],
-  opts: Options & { what?: string; allowDry?: boolean } = {},
+  opts: Options & { what?: string } = {},
 ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
   rec.commands.push(argv);
-  if (rec.dryRun && !opts.allowDry) {
+  if (rec.dryRun) {
     process.stdout.write(`${opts.cwd ? `(cd ${shellQuote([String(opts.cwd)])} && ` : ''}${shellQuote(argv)}${opts.cwd ? ')' : ''}\n`);
     return { stdout: '', stderr: '', exitCode: 0 };
   }
-  const { what, allowDry: _allowDry, ...execaOpts } = opts;
+  const { what, ...execaOpts } = opts;
   try {
     const r = await execa(argv[0]!, argv.slice(1), { ...execaOpts, reject: false, stripFinalNewline: true });
     if (r.exitCode === undefined && r.failed) {

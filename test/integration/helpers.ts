@@ -23,7 +23,6 @@ export async function lab(args: string[], timeoutMs = 60 * 60_000): Promise<LabR
     cwd: repoRoot,
     reject: false,
     timeout: timeoutMs,
-    env: { KERNEL_LAB_QUIET: '' },
   });
   // lab(['triage'|'list', ...]) takes no --results
   const latest = path.join(results, 'latest');
