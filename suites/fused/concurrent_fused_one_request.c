@@ -12,7 +12,7 @@
 #define NR	8
 #define PIECE	(LEN / NR)
 
-static void run_pairs(struct fu_dev *d, unsigned int tag, int op, int fd)
+static void run_pairs(struct kl_ublk_dev *d, unsigned int tag, int op, int fd)
 {
 	int sec_done[NR] = { 0 }, prim_done[NR] = { 0 };
 	int i, got = 0;
@@ -34,23 +34,23 @@ static void run_pairs(struct fu_dev *d, unsigned int tag, int op, int fd)
 	if (io_uring_submit(&d->ring) != 2 * NR)
 		kl_fail("submitting %d fused pairs", NR);
 	while (got < 2 * NR) {
-		__u64 ud;
-		int res, idx;
+		struct kl_cqe cqe;
+		int idx;
 
-		if (fu_wait_cqe(&d->ring, FU_TIMEOUT_MS, &ud, &res))
+		if (kl_wait_timeout(&d->ring, KL_TIMEOUT_MS, &cqe))
 			kl_fail("%d of %d CQEs", got, 2 * NR);
-		idx = (ud >> 16) & 0xffff;
-		if (FU_UD_KIND(ud) == FU_UD_SEC) {
-			KL_EXPECT_EQ(res, PIECE, "secondary");
+		idx = (cqe.user_data >> 16) & 0xffff;
+		if (KL_UBLK_UD_KIND(cqe.user_data) == FU_UD_SEC) {
+			KL_EXPECT_EQ(cqe.res, PIECE, "secondary");
 			sec_done[idx] = 1;
-		} else if (FU_UD_KIND(ud) == FU_UD_PRIM) {
-			KL_EXPECT_EQ(res, 0, "primary");
+		} else if (KL_UBLK_UD_KIND(cqe.user_data) == FU_UD_PRIM) {
+			KL_EXPECT_EQ(cqe.res, 0, "primary");
 			KL_ASSERT(sec_done[idx], "pair %d: primary before secondary",
 				  idx);
 			prim_done[idx] = 1;
 		} else {
 			kl_fail("unexpected CQE %llx res %d",
-				(unsigned long long)ud, res);
+				(unsigned long long)cqe.user_data, cqe.res);
 		}
 		got++;
 	}
@@ -61,22 +61,23 @@ static void run_pairs(struct fu_dev *d, unsigned int tag, int op, int fd)
 int main(void)
 {
 	unsigned char *file;
-	struct fu_client c;
-	struct fu_dev d;
+	struct kl_ublk_client c;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	int fd, i;
 
 	fu_require_fused();
-	fu_dev_setup(&d, UBLK_F_FUSED_ZERO_COPY);
-	fd = fu_tmp_file(LEN, 0);
+	kl_ublk_require(&d, &fu_cfg);
+	kl_ublk_dev_setup(&d, 0);
+	fd = kl_tmp_file(LEN, kl_fill, 0);
 	file = malloc(LEN);
 
-	fu_client_start(&c, d.dev_id, true, LEN, 4 << 20);
-	fu_fill(c.buf, LEN, 33);
-	tag = fu_wait_client_req(&d, UBLK_IO_OP_WRITE, 4 << 20);
+	kl_ublk_client_start(&c, d.dev_id, true, LEN, 4 << 20);
+	kl_fill(c.buf, LEN, 33);
+	tag = kl_ublk_wait_client_req(&d, UBLK_IO_OP_WRITE, 4 << 20);
 	run_pairs(&d, tag, IORING_OP_WRITE, fd);
-	fu_commit(&d, tag, LEN);
-	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "client pwrite");
+	kl_ublk_commit(&d, tag, LEN);
+	KL_EXPECT_EQ(kl_ublk_client_wait(&c), LEN, "client pwrite");
 	if (pread(fd, file, LEN, 0) != LEN)
 		kl_fail("reading the file back");
 	for (i = 0; i < NR; i++)
@@ -86,16 +87,16 @@ int main(void)
 				NR - 1 - i, i);
 	free(c.buf);
 
-	fu_client_start(&c, d.dev_id, false, LEN, 4 << 20);
-	tag = fu_wait_client_req(&d, UBLK_IO_OP_READ, 4 << 20);
+	kl_ublk_client_start(&c, d.dev_id, false, LEN, 4 << 20);
+	tag = kl_ublk_wait_client_req(&d, UBLK_IO_OP_READ, 4 << 20);
 	run_pairs(&d, tag, IORING_OP_READ, fd);
-	fu_commit(&d, tag, LEN);
-	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "client pread");
+	kl_ublk_commit(&d, tag, LEN);
+	KL_EXPECT_EQ(kl_ublk_client_wait(&c), LEN, "client pread");
 	/* reversed twice: the client reads what it wrote */
-	fu_fill(file, LEN, 33);
+	kl_fill(file, LEN, 33);
 	if (memcmp(c.buf, file, LEN))
 		kl_fail("client did not read back what it wrote");
 	close(fd);
-	fu_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

@@ -18,18 +18,18 @@ struct ctl {
 static void *ctl_fn(void *arg)
 {
 	struct ctl *t = arg;
-	struct fu_dev c;
+	struct kl_ublk_ctrl c;
 
-	memset(&c, 0, sizeof(c));
-	c.dev_id = t->dev_id;
-	if (fu_ctrl_open(&c)) {
+	if (kl_ublk_ctrl_try_open(&c)) {
 		t->stop_res = t->del_res = -ENODEV;
 	} else {
-		t->stop_res = fu_ctrl_cmd(&c, UBLK_U_CMD_STOP_DEV, NULL, 0, 0,
-					  3 * FU_TIMEOUT_MS);
+		t->stop_res = kl_ublk_ctrl_cmd_timeout(&c, UBLK_U_CMD_STOP_DEV,
+						       t->dev_id, NULL, 0, 0,
+						       3 * KL_TIMEOUT_MS);
 		__atomic_store_n(&t->stop_done, true, __ATOMIC_RELEASE);
-		t->del_res = fu_ctrl_cmd(&c, UBLK_U_CMD_DEL_DEV, NULL, 0, 0,
-					 3 * FU_TIMEOUT_MS);
+		t->del_res = kl_ublk_ctrl_cmd_timeout(&c, UBLK_U_CMD_DEL_DEV,
+						      t->dev_id, NULL, 0, 0,
+						      3 * KL_TIMEOUT_MS);
 	}
 	__atomic_store_n(&t->stop_done, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->del_done, true, __ATOMIC_RELEASE);
@@ -39,22 +39,23 @@ static void *ctl_fn(void *arg)
 int main(void)
 {
 	struct io_uring_sqe *prim, *sec;
-	struct fu_client c, more;
+	struct kl_ublk_client c, more;
 	int p[2], got = 0, tag;
 	unsigned char *data;
 	pthread_t ctl_thr;
 	struct ctl t;
-	struct fu_dev d;
+	struct kl_ublk_dev d;
 	long long end;
 
 	fu_require_fused();
-	fu_dev_setup(&d, UBLK_F_FUSED_ZERO_COPY);
+	kl_ublk_require(&d, &fu_cfg);
+	kl_ublk_dev_setup(&d, 0);
 	if (pipe(p))
 		kl_fail("pipe: %s", strerror(errno));
 
 	/* a READ whose fused secondary blocks on a pipe */
-	fu_client_start(&c, d.dev_id, false, LEN, 1 << 20);
-	tag = fu_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
+	kl_ublk_client_start(&c, d.dev_id, false, LEN, 1 << 20);
+	tag = kl_ublk_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
 	prim = io_uring_get_sqe(&d.ring);
 	sec = io_uring_get_sqe(&d.ring);
 	fu_prep_primary(prim, d.cdev_fd, tag, FU_UD_PRIM | tag);
@@ -67,58 +68,56 @@ int main(void)
 	t.dev_id = d.dev_id;
 	if (pthread_create(&ctl_thr, NULL, ctl_fn, &t))
 		kl_fail("pthread_create");
-	fu_client_start(&more, d.dev_id, false, LEN, 2 << 20);
-	usleep(200000 * fu_scale());
+	kl_ublk_client_start(&more, d.dev_id, false, LEN, 2 << 20);
+	usleep(200000 * kl_scale());
 	KL_ASSERT(!t.stop_done, "STOP_DEV returned (%d) while a request was held by a fused command",
 		  t.stop_res);
 
 	/* let the fused command finish; serve whatever else comes */
 	data = malloc(LEN);
-	fu_fill(data, LEN, 77);
+	kl_fill(data, LEN, 77);
 	if (write(p[1], data, LEN) != LEN)
 		kl_fail("writing the pipe: %s", strerror(errno));
 	while (got != 3) {
-		__u64 ud;
-		int res;
+		struct kl_cqe cqe;
+		int ret;
 
-		if (fu_wait_cqe(&d.ring, FU_TIMEOUT_MS, &ud, &res))
+		/* requests of the other tags are kept for serving below */
+		ret = kl_ublk_reap(&d, KL_TIMEOUT_MS, &cqe);
+		if (ret < 0)
 			kl_fail("fused pair did not complete");
-		if (FU_UD_KIND(ud) == FU_UD_SEC) {
-			KL_EXPECT_EQ(res, LEN, "secondary READ");
+		if (!ret)
+			continue;
+		if (KL_UBLK_UD_KIND(cqe.user_data) == FU_UD_SEC) {
+			KL_EXPECT_EQ(cqe.res, LEN, "secondary READ");
 			got |= 2;
-		} else if (FU_UD_KIND(ud) == FU_UD_PRIM) {
+		} else if (KL_UBLK_UD_KIND(cqe.user_data) == FU_UD_PRIM) {
 			got |= 1;
-		} else if (FU_UD_KIND(ud) == FU_UD_CMD) {
-			d.fetching[FU_UD_TAG(ud)] = false;
-			if (res == UBLK_IO_RES_OK)
-				d.pending[d.nr_pending++] = FU_UD_TAG(ud);
 		}
 	}
-	fu_commit(&d, tag, LEN);
-	fu_serve_until_stopped(&d, 3 * FU_TIMEOUT_MS);
+	kl_ublk_commit(&d, tag, LEN);
+	kl_ublk_serve_until_stopped(&d, 3 * KL_TIMEOUT_MS);
 
-	end = fu_now_ms() + 3 * FU_TIMEOUT_MS;
+	end = kl_now_ms() + 3 * KL_TIMEOUT_MS;
 	while (!__atomic_load_n(&t.stop_done, __ATOMIC_ACQUIRE)) {
-		if (fu_now_ms() > end)
+		if (kl_now_ms() > end)
 			kl_fail("STOP_DEV hangs");
 		usleep(10000);
 	}
 	KL_EXPECT_EQ(t.stop_res, 0, "STOP_DEV");
 	/* DEL_DEV waits for /dev/ublkcN to be released */
-	io_uring_queue_exit(&d.ring);
-	munmap(d.iods, d.iods_len);
-	close(d.cdev_fd);
+	kl_ublk_queue_close(&d);
 	while (!__atomic_load_n(&t.del_done, __ATOMIC_ACQUIRE)) {
-		if (fu_now_ms() > end)
+		if (kl_now_ms() > end)
 			kl_fail("DEL_DEV hangs");
 		usleep(10000);
 	}
 	KL_EXPECT_EQ(t.del_res, 0, "DEL_DEV");
 	pthread_join(ctl_thr, NULL);
 
-	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "the IO held by the fused command");
+	KL_EXPECT_EQ(kl_ublk_client_wait(&c), LEN, "the IO held by the fused command");
 	if (memcmp(c.buf, data, LEN))
 		kl_fail("held IO did not get the secondary's data");
-	kl_info("IO queued during the delete: %zd", fu_client_wait(&more));
+	kl_info("IO queued during the delete: %zd", kl_ublk_client_wait(&more));
 	kl_pass();
 }

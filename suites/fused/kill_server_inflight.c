@@ -14,15 +14,16 @@
 static void server(int report, int *blocker)
 {
 	struct io_uring_sqe *prim, *sec;
-	struct fu_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	int msg;
 
-	fu_dev_setup(&d, UBLK_F_FUSED_ZERO_COPY);
+	kl_ublk_require(&d, &fu_cfg);
+	kl_ublk_dev_setup(&d, 0);
 	msg = d.dev_id;
 	if (write(report, &msg, sizeof(msg)) != sizeof(msg))
 		exit(KL_FAIL);
-	tag = fu_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
+	tag = kl_ublk_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
 	prim = io_uring_get_sqe(&d.ring);
 	sec = io_uring_get_sqe(&d.ring);
 	fu_prep_primary(prim, d.cdev_fd, tag, FU_UD_PRIM | tag);
@@ -41,8 +42,8 @@ int main(void)
 {
 	int rep[2], blocker[2], msg, state = -1, ret;
 	long long end;
-	struct fu_client c;
-	struct fu_dev d;
+	struct kl_ublk_client c;
+	struct kl_ublk_dev d;
 	pid_t pid;
 
 	fu_require_fused();
@@ -66,9 +67,9 @@ int main(void)
 			kl_skip("the server could not add a fused zero copy device");
 		kl_fail("server died before adding the device (status %#x)", ret);
 	}
-	memset(&d, 0, sizeof(d));
+	kl_ublk_dev_init(&d, &fu_cfg);
 	d.dev_id = msg;
-	fu_client_start(&c, d.dev_id, false, LEN, 1 << 20);
+	kl_ublk_client_start(&c, d.dev_id, false, LEN, 1 << 20);
 	if (read(rep[0], &msg, sizeof(msg)) != sizeof(msg) || msg != -1)
 		kl_fail("server did not get the fused command in flight");
 	usleep(100000);
@@ -78,27 +79,27 @@ int main(void)
 	waitpid(pid, NULL, 0);
 	kl_info("server %d killed with a fused command in flight", pid);
 
-	end = fu_now_ms() + 3 * FU_TIMEOUT_MS;
+	end = kl_now_ms() + 3 * KL_TIMEOUT_MS;
 	while (!__atomic_load_n(&c.done, __ATOMIC_ACQUIRE)) {
-		if (fu_now_ms() > end)
+		if (kl_now_ms() > end)
 			kl_fail("client IO still hanging after the server was killed");
 		usleep(10000);
 	}
-	ret = fu_client_wait(&c);
+	ret = kl_ublk_client_wait(&c);
 	kl_info("client pread: %d", ret);
 	KL_ASSERT(ret < 0, "client IO: want an error, got %d", ret);
 
-	if (fu_ctrl_open(&d))
+	if (kl_ublk_ctrl_try_open(&d.ctrl))
 		kl_fail("opening /dev/ublk-control");
-	end = fu_now_ms() + 3 * FU_TIMEOUT_MS;
-	while (fu_now_ms() < end) {
-		state = fu_get_state(&d);
+	end = kl_now_ms() + 3 * KL_TIMEOUT_MS;
+	while (kl_now_ms() < end) {
+		state = kl_ublk_get_state(&d);
 		if (state == UBLK_S_DEV_DEAD)
 			break;
 		usleep(50000);
 	}
 	KL_EXPECT_EQ(state, UBLK_S_DEV_DEAD, "device state after the kill");
-	ret = fu_ctrl_cmd(&d, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, 3 * FU_TIMEOUT_MS);
+	ret = kl_ublk_ctrl(&d, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, 3 * KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "DEL_DEV");
 	kl_pass();
 }

@@ -27,15 +27,14 @@ static void submit_pair(struct io_uring *ring, int opcode, int fd,
 		kl_fail("submit: want 2 SQEs consumed, got %d", ret);
 	*res0 = *res1 = 12345;
 	for (i = 0; i < 2; i++) {
-		__u64 ud;
-		int res;
+		struct kl_cqe cqe;
 
-		if (fu_wait_cqe(ring, FU_TIMEOUT_MS, &ud, &res))
+		if (kl_wait_timeout(ring, KL_TIMEOUT_MS, &cqe))
 			kl_fail("CQE %d missing", i);
-		if (ud == 1)
-			*res0 = res;
+		if (cqe.user_data == 1)
+			*res0 = cqe.res;
 		else
-			*res1 = res;
+			*res1 = cqe.res;
 	}
 }
 
@@ -49,7 +48,7 @@ int main(void)
 	if (fd < 0)
 		kl_fail("open /dev/null: %s", strerror(errno));
 
-	ret = fu_ring_init(&ring, 8, 0);
+	ret = io_uring_queue_init(8, &ring, 0);
 	if (ret)
 		kl_fail("io_uring_setup: %s", strerror(-ret));
 	submit_pair(&ring, IORING_OP_FUSED_CMD, fd, &r0, &r1);
@@ -57,7 +56,7 @@ int main(void)
 	KL_EXPECT_EQ(r1, 0, "the NOP after it, run on its own");
 	io_uring_queue_exit(&ring);
 
-	ret = fu_ring_init(&ring, 8, IORING_SETUP_FUSED_REQ);
+	ret = io_uring_queue_init(8, &ring, IORING_SETUP_FUSED_REQ);
 	if (ret)
 		kl_fail("io_uring_setup(FUSED_REQ): %s", strerror(-ret));
 	submit_pair(&ring, IORING_OP_URING_CMD, fd, &r0, &r1);
@@ -65,7 +64,7 @@ int main(void)
 	KL_EXPECT_EQ(r1, 0, "the NOP after the plain URING_CMD");
 	io_uring_queue_exit(&ring);
 
-	ret = fu_ring_init(&ring, 8, IORING_SETUP_FUSED_REQ | IORING_SETUP_IOPOLL);
+	ret = io_uring_queue_init(8, &ring, IORING_SETUP_FUSED_REQ | IORING_SETUP_IOPOLL);
 	if (!ret)
 		io_uring_queue_exit(&ring);
 	KL_EXPECT_EQ(ret, -EINVAL, "io_uring_setup(FUSED_REQ | IOPOLL)");

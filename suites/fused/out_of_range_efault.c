@@ -24,18 +24,19 @@ int main(void)
 		{ "exactly the tail", LEN - 512, 512, 512 },
 		{ "whole buffer", 0, LEN, LEN },
 	};
-	struct fu_client c;
-	struct fu_dev d;
+	struct kl_ublk_client c;
+	struct kl_ublk_dev d;
 	unsigned int tag, i;
 	int fd, pres, sres;
 	bool last;
 
 	fu_require_fused();
-	fu_dev_setup(&d, UBLK_F_FUSED_ZERO_COPY);
-	fd = fu_tmp_file(4 * LEN, 3);
+	kl_ublk_require(&d, &fu_cfg);
+	kl_ublk_dev_setup(&d, 0);
+	fd = kl_tmp_file(4 * LEN, kl_fill, 3);
 
-	fu_client_start(&c, d.dev_id, false, LEN, 1 << 20);
-	tag = fu_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
+	kl_ublk_client_start(&c, d.dev_id, false, LEN, 1 << 20);
+	tag = kl_ublk_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fu_fused_rw(&d, tag, IORING_OP_READ, fd, cases[i].off,
 			    cases[i].len, 0, &pres, &sres, &last);
@@ -44,9 +45,9 @@ int main(void)
 		KL_EXPECT_EQ(pres, cases[i].want < 0 ? cases[i].want : 0,
 			     "primary");
 	}
-	fu_commit(&d, tag, LEN);
-	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "client pread");
+	kl_ublk_commit(&d, tag, LEN);
+	KL_EXPECT_EQ(kl_ublk_client_wait(&c), LEN, "client pread");
 	close(fd);
-	fu_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

@@ -31,7 +31,7 @@ int main(void)
 	if (zero < 0)
 		kl_fail("open /dev/zero: %s", strerror(errno));
 	victim = malloc(4096);
-	ret = fu_ring_init(&ring, 8, IORING_SETUP_FUSED_REQ);
+	ret = io_uring_queue_init(8, &ring, IORING_SETUP_FUSED_REQ);
 	if (ret)
 		kl_fail("io_uring_setup(FUSED_REQ): %s", strerror(-ret));
 
@@ -49,15 +49,14 @@ int main(void)
 		ret = io_uring_submit(&ring);
 		KL_EXPECT_EQ(ret, 2, "SQEs consumed by a failing fused pair");
 		for (n = 0; n < 2; n++) {
-			__u64 ud;
-			int res;
+			struct kl_cqe cqe;
 
-			if (fu_wait_cqe(&ring, FU_TIMEOUT_MS, &ud, &res))
+			if (kl_wait_timeout(&ring, KL_TIMEOUT_MS, &cqe))
 				kl_fail("%s: CQE %d missing", cases[i].what, n);
-			if (ud == 1)
-				pres = res;
+			if (cqe.user_data == 1)
+				pres = cqe.res;
 			else
-				sres = res;
+				sres = cqe.res;
 		}
 		kl_info("%s: primary %d secondary %d", cases[i].what, pres, sres);
 		KL_EXPECT_EQ(pres, cases[i].want, cases[i].what);

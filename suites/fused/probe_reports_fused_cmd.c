@@ -13,7 +13,7 @@ int main(void)
 	int ret, op;
 
 	fu_require_fused();
-	ret = fu_ring_init(&ring, 4, IORING_SETUP_FUSED_REQ);
+	ret = io_uring_queue_init(4, &ring, IORING_SETUP_FUSED_REQ);
 	if (ret)
 		kl_fail("ring with IORING_SETUP_FUSED_REQ: want 0, got %s",
 			strerror(-ret));

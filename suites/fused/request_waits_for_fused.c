@@ -17,17 +17,18 @@ int main(void)
 	struct io_uring_sqe *prim, *sec;
 	unsigned char *data;
 	int p[2], got = 0, i;
-	struct fu_client c;
-	struct fu_dev d;
+	struct kl_ublk_client c;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 
 	fu_require_fused();
-	fu_dev_setup(&d, UBLK_F_FUSED_ZERO_COPY);
+	kl_ublk_require(&d, &fu_cfg);
+	kl_ublk_dev_setup(&d, 0);
 	if (pipe(p))
 		kl_fail("pipe: %s", strerror(errno));
 
-	fu_client_start(&c, d.dev_id, false, LEN, 1 << 20);
-	tag = fu_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
+	kl_ublk_client_start(&c, d.dev_id, false, LEN, 1 << 20);
+	tag = kl_ublk_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
 	prim = io_uring_get_sqe(&d.ring);
 	sec = io_uring_get_sqe(&d.ring);
 	fu_prep_primary(prim, d.cdev_fd, tag, FU_UD_PRIM | tag);
@@ -36,11 +37,11 @@ int main(void)
 	io_uring_submit(&d.ring);
 
 	/* commit now: the request must wait for the fused command */
-	fu_commit(&d, tag, LEN);
+	kl_ublk_commit(&d, tag, LEN);
 	for (i = 0; i < 5; i++) {
 		struct io_uring_cqe *cqe;
 
-		usleep(100000 * fu_scale());
+		usleep(100000 * kl_scale());
 		if (!io_uring_peek_cqe(&d.ring, &cqe))
 			kl_fail("CQE %llx res %d while the secondary is blocked",
 				(unsigned long long)cqe->user_data, cqe->res);
@@ -50,30 +51,29 @@ int main(void)
 	}
 
 	data = malloc(LEN);
-	fu_fill(data, LEN, 42);
+	kl_fill(data, LEN, 42);
 	if (write(p[1], data, LEN) != LEN)
 		kl_fail("writing the pipe: %s", strerror(errno));
 	while (got != 3) {
-		__u64 ud;
-		int res;
+		struct kl_cqe cqe;
 
-		if (fu_wait_cqe(&d.ring, FU_TIMEOUT_MS, &ud, &res))
+		if (kl_wait_timeout(&d.ring, KL_TIMEOUT_MS, &cqe))
 			kl_fail("fused pair did not complete after the pipe was fed");
-		if (FU_UD_KIND(ud) == FU_UD_SEC) {
-			KL_EXPECT_EQ(res, LEN, "secondary READ from the pipe");
+		if (KL_UBLK_UD_KIND(cqe.user_data) == FU_UD_SEC) {
+			KL_EXPECT_EQ(cqe.res, LEN, "secondary READ from the pipe");
 			got |= 2;
-		} else if (FU_UD_KIND(ud) == FU_UD_PRIM) {
+		} else if (KL_UBLK_UD_KIND(cqe.user_data) == FU_UD_PRIM) {
 			KL_ASSERT(got & 2, "primary completed before its secondary");
-			KL_EXPECT_EQ(res, 0, "primary");
+			KL_EXPECT_EQ(cqe.res, 0, "primary");
 			got |= 1;
 		} else {
 			kl_fail("unexpected CQE %llx res %d",
-				(unsigned long long)ud, res);
+				(unsigned long long)cqe.user_data, cqe.res);
 		}
 	}
-	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "client pread");
+	KL_EXPECT_EQ(kl_ublk_client_wait(&c), LEN, "client pread");
 	if (memcmp(c.buf, data, LEN))
 		kl_fail("client did not get the data the secondary read");
-	fu_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

@@ -36,7 +36,7 @@ int main(void)
 	fd = open("/dev/null", O_RDWR);
 	if (fd < 0)
 		kl_fail("open /dev/null: %s", strerror(errno));
-	ret = fu_ring_init(&ring, 8, IORING_SETUP_FUSED_REQ);
+	ret = io_uring_queue_init(8, &ring, IORING_SETUP_FUSED_REQ);
 	if (ret)
 		kl_fail("io_uring_setup(FUSED_REQ): %s", strerror(-ret));
 
@@ -53,15 +53,14 @@ int main(void)
 		if (ret != 2)
 			kl_fail("%s: submit want 2, got %d", cases[i].what, ret);
 		for (n = 0; n < 2; n++) {
-			__u64 ud;
-			int res;
+			struct kl_cqe cqe;
 
-			if (fu_wait_cqe(&ring, FU_TIMEOUT_MS, &ud, &res))
+			if (kl_wait_timeout(&ring, KL_TIMEOUT_MS, &cqe))
 				kl_fail("%s: CQE %d missing", cases[i].what, n);
-			if (ud == 1) {
-				pres = res;
+			if (cqe.user_data == 1) {
+				pres = cqe.res;
 			} else {
-				sres = res;
+				sres = cqe.res;
 				sec_first = n == 0;
 			}
 		}
@@ -76,15 +75,14 @@ int main(void)
 	/* a primary as the last SQE: no secondary to take */
 	{
 		struct io_uring_sqe *p = io_uring_get_sqe(&ring);
-		__u64 ud;
-		int res;
+		struct kl_cqe cqe;
 
 		fu_prep_primary(p, fd, 0, 3);
 		ret = io_uring_submit(&ring);
 		KL_EXPECT_EQ(ret, 1, "submitting a lone primary");
-		if (fu_wait_cqe(&ring, FU_TIMEOUT_MS, &ud, &res))
+		if (kl_wait_timeout(&ring, KL_TIMEOUT_MS, &cqe))
 			kl_fail("lone primary: no CQE");
-		KL_EXPECT_EQ(res, -EINVAL, "primary without a secondary SQE");
+		KL_EXPECT_EQ(cqe.res, -EINVAL, "primary without a secondary SQE");
 	}
 	io_uring_queue_exit(&ring);
 	kl_pass();

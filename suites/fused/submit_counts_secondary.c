@@ -27,13 +27,12 @@ static void publish(struct io_uring *ring)
 static void expect_cqe(struct io_uring *ring, __u64 want_ud, int want_res,
 		       const char *what)
 {
-	__u64 ud;
-	int res;
+	struct kl_cqe cqe;
 
-	if (fu_wait_cqe(ring, FU_TIMEOUT_MS, &ud, &res))
+	if (kl_wait_timeout(ring, KL_TIMEOUT_MS, &cqe))
 		kl_fail("%s: no CQE", what);
-	KL_EXPECT_EQ(ud, want_ud, what);
-	KL_EXPECT_EQ(res, want_res, what);
+	KL_EXPECT_EQ(cqe.user_data, want_ud, what);
+	KL_EXPECT_EQ(cqe.res, want_res, what);
 }
 
 int main(void)
@@ -47,7 +46,7 @@ int main(void)
 	fd = open("/dev/null", O_RDWR);
 	if (fd < 0)
 		kl_fail("open /dev/null: %s", strerror(errno));
-	ret = fu_ring_init(&ring, 8, IORING_SETUP_FUSED_REQ);
+	ret = io_uring_queue_init(8, &ring, IORING_SETUP_FUSED_REQ);
 	if (ret)
 		kl_fail("io_uring_setup(FUSED_REQ): %s", strerror(-ret));
 
@@ -79,8 +78,8 @@ int main(void)
 	 * the batch, unless the ring asks to go on (SUBMIT_ALL).
 	 */
 	io_uring_queue_exit(&ring);
-	ret = fu_ring_init(&ring, 8, IORING_SETUP_FUSED_REQ |
-			   IORING_SETUP_SUBMIT_ALL);
+	ret = io_uring_queue_init(8, &ring, IORING_SETUP_FUSED_REQ |
+				  IORING_SETUP_SUBMIT_ALL);
 	if (ret)
 		kl_fail("io_uring_setup(FUSED_REQ | SUBMIT_ALL): %s",
 			strerror(-ret));
@@ -98,15 +97,14 @@ int main(void)
 	ret = enter(&ring, 6);
 	KL_EXPECT_EQ(ret, 6, "io_uring_enter(6) with a pair and 4 NOPs");
 	for (i = 0; i < 6; i++) {
-		__u64 ud;
-		int res;
+		struct kl_cqe cqe;
 
-		if (fu_wait_cqe(&ring, FU_TIMEOUT_MS, &ud, &res))
+		if (kl_wait_timeout(&ring, KL_TIMEOUT_MS, &cqe))
 			kl_fail("batch: CQE %d missing", i);
-		if (ud >= 10)
-			KL_EXPECT_EQ(res, 0, "NOP in the batch");
+		if (cqe.user_data >= 10)
+			KL_EXPECT_EQ(cqe.res, 0, "NOP in the batch");
 		else
-			KL_EXPECT_EQ(res, -EINVAL, "pair in the batch");
+			KL_EXPECT_EQ(cqe.res, -EINVAL, "pair in the batch");
 	}
 	io_uring_queue_exit(&ring);
 	kl_pass();

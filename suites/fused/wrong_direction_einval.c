@@ -10,35 +10,35 @@
 
 #define LEN	(8U << 10)
 
-static void plain_submit_io(struct fu_dev *d, unsigned int tag)
+static void plain_submit_io(struct kl_ublk_dev *d, unsigned int tag)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
-	__u64 ud;
-	int res;
+	struct kl_cqe cqe;
 
 	fu_prep_primary(sqe, d->cdev_fd, tag, FU_UD_PRIM | tag);
 	sqe->opcode = IORING_OP_URING_CMD;
 	sqe->uring_cmd_flags = 0;
 	io_uring_submit(&d->ring);
-	if (fu_wait_cqe(&d->ring, FU_TIMEOUT_MS, &ud, &res))
+	if (kl_wait_timeout(&d->ring, KL_TIMEOUT_MS, &cqe))
 		kl_fail("plain FUSED_SUBMIT_IO: no CQE");
-	KL_EXPECT_EQ(res, -EINVAL, "FUSED_SUBMIT_IO as a plain URING_CMD");
+	KL_EXPECT_EQ(cqe.res, -EINVAL, "FUSED_SUBMIT_IO as a plain URING_CMD");
 }
 
 int main(void)
 {
-	struct fu_client c;
-	struct fu_dev d;
+	struct kl_ublk_client c;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	int fd, pres, sres;
 	bool last;
 
 	fu_require_fused();
-	fu_dev_setup(&d, UBLK_F_FUSED_ZERO_COPY);
-	fd = fu_tmp_file(LEN, 7);
+	kl_ublk_require(&d, &fu_cfg);
+	kl_ublk_dev_setup(&d, 0);
+	fd = kl_tmp_file(LEN, kl_fill, 7);
 
-	fu_client_start(&c, d.dev_id, false, LEN, 1 << 20);
-	tag = fu_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
+	kl_ublk_client_start(&c, d.dev_id, false, LEN, 1 << 20);
+	tag = kl_ublk_wait_client_req(&d, UBLK_IO_OP_READ, 1 << 20);
 	fu_fused_rw(&d, tag, IORING_OP_WRITE, fd, 0, LEN, 0, &pres, &sres,
 		    &last);
 	KL_EXPECT_EQ(sres, -EINVAL, "secondary WRITE from a READ request");
@@ -47,11 +47,11 @@ int main(void)
 	fu_fused_rw(&d, tag, IORING_OP_READ, fd, 0, LEN, 0, &pres, &sres,
 		    &last);
 	KL_EXPECT_EQ(sres, LEN, "secondary READ into a READ request");
-	fu_commit(&d, tag, LEN);
-	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "client pread");
+	kl_ublk_commit(&d, tag, LEN);
+	KL_EXPECT_EQ(kl_ublk_client_wait(&c), LEN, "client pread");
 
-	fu_client_start(&c, d.dev_id, true, LEN, 1 << 20);
-	tag = fu_wait_client_req(&d, UBLK_IO_OP_WRITE, 1 << 20);
+	kl_ublk_client_start(&c, d.dev_id, true, LEN, 1 << 20);
+	tag = kl_ublk_wait_client_req(&d, UBLK_IO_OP_WRITE, 1 << 20);
 	fu_fused_rw(&d, tag, IORING_OP_READ, fd, 0, LEN, 0, &pres, &sres,
 		    &last);
 	KL_EXPECT_EQ(sres, -EINVAL, "secondary READ into a WRITE request");
@@ -59,10 +59,10 @@ int main(void)
 	fu_fused_rw(&d, tag, IORING_OP_WRITE, fd, 0, LEN, 0, &pres, &sres,
 		    &last);
 	KL_EXPECT_EQ(sres, LEN, "secondary WRITE from a WRITE request");
-	fu_commit(&d, tag, LEN);
-	KL_EXPECT_EQ(fu_client_wait(&c), LEN, "client pwrite");
+	kl_ublk_commit(&d, tag, LEN);
+	KL_EXPECT_EQ(kl_ublk_client_wait(&c), LEN, "client pwrite");
 
 	close(fd);
-	fu_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define KL_PASS 0
 #define KL_FAIL 1
@@ -88,5 +89,25 @@ static inline const char *kl_err(long long v)
 		if (!(cond))                                                      \
 			kl_fail(__VA_ARGS__);                                     \
 	} while (0)
+
+/* The lab's timeout multiplier: KL_SCALE, 1 under KVM, more under TCG. */
+static inline int kl_scale(void)
+{
+	const char *s = getenv("KL_SCALE");
+	int v = s ? atoi(s) : 1;
+
+	return v > 0 ? v : 1;
+}
+
+/* How long a test waits for one thing to happen (a completion, a request, a command). */
+#define KL_TIMEOUT_MS	(10000 * kl_scale())
+
+static inline long long kl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 #endif
