@@ -9,36 +9,36 @@
 int main(void)
 {
 	unsigned char buf[65536];
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag, i;
 	pid_t pid;
 	int fd, ret;
 
-	zc_require_zero_copy(&d);
-	fd = zc_tmpfile(1 << 20, 0x41);
-	zc_dev_start(&d, 0);
+	kl_ublk_require(&d, &zc_cfg);
+	fd = kl_tmp_file(1 << 20, kl_fill_byte, 0x41);
+	kl_ublk_dev_setup(&d, 0);
 
-	pid = zc_client(&d, true, 65536, 65536, 0x99, false);
-	tag = zc_wait_req(&d, 10);
+	pid = kl_ublk_child(&d, true, 65536, 65536, 0x99, false);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(zc_serve_chain(&d, tag, fd, 2), 65536, "WRITE chain");
-	ret = zc_client_wait(&d, pid, 10);
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client write");
 	KL_EXPECT_EQ(pread(fd, buf, sizeof(buf), 65536), 65536, "pread");
 	for (i = 0; i < sizeof(buf); i++)
 		KL_ASSERT(buf[i] == 0x99, "backing byte %u is %#x, want 0x99",
 			  i, buf[i]);
 
-	pid = zc_client(&d, false, 65536, 65536, 0x99, true);
-	tag = zc_wait_req(&d, 10);
+	pid = kl_ublk_child(&d, false, 65536, 65536, 0x99, true);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(zc_serve_chain(&d, tag, fd, 2), 65536, "READ chain");
-	ret = zc_client_wait(&d, pid, 10);
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client read of what it wrote");
 
-	pid = zc_client(&d, false, 0, 4096, 0x41, true);
-	tag = zc_wait_req(&d, 10);
+	pid = kl_ublk_child(&d, false, 0, 4096, 0x41, true);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(zc_serve_chain(&d, tag, fd, 2), 4096, "READ chain 2");
-	ret = zc_client_wait(&d, pid, 10);
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client read of the initial 0x41");
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

@@ -7,25 +7,25 @@
 
 int main(void)
 {
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	pid_t pid;
 	int ret;
 
-	zc_require_zero_copy(&d);
-	zc_dev_start(&d, 0);
-	pid = zc_client(&d, true, 0, 4096, 0x42, false);
-	tag = zc_wait_req(&d, 10);
+	kl_ublk_require(&d, &zc_cfg);
+	kl_ublk_dev_setup(&d, 0);
+	pid = kl_ublk_child(&d, true, 0, 4096, 0x42, false);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(zc_register(&d, tag, 0), 0, "register");
-	zc_commit(&d, tag, 4096);
+	kl_ublk_commit(&d, tag, 4096);
 	usleep(300000);
-	zc_poll_queue(&d);
+	kl_ublk_poll(&d);
 	KL_ASSERT(waitpid(pid, &ret, WNOHANG) == 0,
 		  "client request completed while its buffer was registered");
 	/* unregister is allowed after the commit (io command is ACTIVE) */
 	KL_EXPECT_EQ(zc_unregister(&d, tag, 0), 0, "unregister after commit");
-	ret = zc_client_wait(&d, pid, 10);
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client write completes after unregister");
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

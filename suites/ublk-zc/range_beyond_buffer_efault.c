@@ -5,16 +5,16 @@
 int main(void)
 {
 	unsigned char buf[4096];
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	pid_t pid;
 	int fd, ret;
 
-	zc_require_zero_copy(&d);
-	fd = zc_tmpfile(16384, 0);
-	zc_dev_start(&d, 0);
-	pid = zc_client(&d, true, 0, 8192, 0x7c, false);
-	tag = zc_wait_req(&d, 10);
+	kl_ublk_require(&d, &zc_cfg);
+	fd = kl_tmp_file(16384, kl_fill_byte, 0);
+	kl_ublk_dev_setup(&d, 0);
+	pid = kl_ublk_child(&d, true, 0, 8192, 0x7c, false);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(d.iods[tag].nr_sectors, 16, "request sectors");
 	KL_EXPECT_EQ(zc_register(&d, tag, 0), 0, "register");
 	KL_EXPECT_EQ(zc_fixed_rw(&d, IORING_OP_WRITE_FIXED, fd, 4096, 8192, 0, 0),
@@ -32,9 +32,9 @@ int main(void)
 	KL_ASSERT(buf[0] == 0x7c && buf[4095] == 0x7c,
 		  "backing file at 8192 holds %#x, want 0x7c", buf[0]);
 	KL_EXPECT_EQ(zc_unregister(&d, tag, 0), 0, "unregister");
-	zc_commit(&d, tag, 8192);
-	ret = zc_client_wait(&d, pid, 10);
+	kl_ublk_commit(&d, tag, 8192);
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client write");
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

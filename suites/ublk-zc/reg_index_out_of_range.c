@@ -4,15 +4,15 @@
 
 int main(void)
 {
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	pid_t pid;
 	int ret;
 
-	zc_require_zero_copy(&d);
-	zc_dev_start(&d, 0);
-	pid = zc_client(&d, true, 0, 4096, 0x11, false);
-	tag = zc_wait_req(&d, 10);
+	kl_ublk_require(&d, &zc_cfg);
+	kl_ublk_dev_setup(&d, 0);
+	pid = kl_ublk_child(&d, true, 0, 4096, 0x11, false);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 
 	KL_EXPECT_EQ(zc_register(&d, tag, ZC_NR_BUFS), -EINVAL,
 		     "register at index == table size");
@@ -28,9 +28,9 @@ int main(void)
 		     "register at the last index");
 	KL_EXPECT_EQ(zc_unregister(&d, tag, ZC_NR_BUFS - 1), 0,
 		     "unregister at the last index");
-	zc_commit(&d, tag, 4096);
-	ret = zc_client_wait(&d, pid, 10);
+	kl_ublk_commit(&d, tag, 4096);
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client write");
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

@@ -10,30 +10,30 @@
 
 int main(void)
 {
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag, other;
 	pid_t pid;
 	int ret;
 
-	zc_require_zero_copy(&d);
-	zc_dev_start(&d, 0);
+	kl_ublk_require(&d, &zc_cfg);
+	kl_ublk_dev_setup(&d, 0);
 
 	/* nothing delivered yet: every tag waits in FETCH */
 	KL_EXPECT_EQ(zc_register(&d, 0, 0), -EINVAL,
 		     "register a tag with a pending FETCH");
 
-	pid = zc_client(&d, true, 0, 4096, 0x33, false);
-	tag = zc_wait_req(&d, 10);
-	other = (tag + 1) % ZC_DEPTH;
+	pid = kl_ublk_child(&d, true, 0, 4096, 0x33, false);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
+	other = (tag + 1) % KL_UBLK_DEPTH;
 	KL_EXPECT_EQ(zc_register(&d, other, 0), -EINVAL,
 		     "register another, idle tag");
-	zc_commit(&d, tag, 4096);
-	ret = zc_client_wait(&d, pid, 10);
+	kl_ublk_commit(&d, tag, 4096);
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client write");
 	KL_EXPECT_EQ(zc_register(&d, tag, 0), -EINVAL,
 		     "register a tag after COMMIT_AND_FETCH");
-	KL_EXPECT_EQ(zc_register(&d, ZC_DEPTH, 0), -EINVAL,
+	KL_EXPECT_EQ(zc_register(&d, KL_UBLK_DEPTH, 0), -EINVAL,
 		     "register a tag beyond the queue depth");
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

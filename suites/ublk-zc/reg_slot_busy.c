@@ -4,17 +4,17 @@
 
 int main(void)
 {
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	pid_t pid;
 	int fd, ret;
 	char buf[4096];
 
-	zc_require_zero_copy(&d);
-	fd = zc_tmpfile(4096, 0);
-	zc_dev_start(&d, 0);
-	pid = zc_client(&d, true, 0, 4096, 0x22, false);
-	tag = zc_wait_req(&d, 10);
+	kl_ublk_require(&d, &zc_cfg);
+	fd = kl_tmp_file(4096, kl_fill_byte, 0);
+	kl_ublk_dev_setup(&d, 0);
+	pid = kl_ublk_child(&d, true, 0, 4096, 0x22, false);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 
 	KL_EXPECT_EQ(zc_register(&d, tag, 3), 0, "first register at 3");
 	KL_EXPECT_EQ(zc_register(&d, tag, 3), -EBUSY, "second register at 3");
@@ -25,9 +25,9 @@ int main(void)
 	KL_ASSERT(buf[0] == 0x22 && buf[4095] == 0x22,
 		  "backing file holds %#x, want the client's 0x22", buf[0]);
 	KL_EXPECT_EQ(zc_unregister(&d, tag, 3), 0, "unregister 3");
-	zc_commit(&d, tag, 4096);
-	ret = zc_client_wait(&d, pid, 10);
+	kl_ublk_commit(&d, tag, 4096);
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client write");
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

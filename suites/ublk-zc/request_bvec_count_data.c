@@ -14,7 +14,7 @@
 #define NR_PIECES	16
 
 /* client: exit 0 ok, 1 IO error, 2 data mismatch */
-static void client(struct zc_dev *d, const char *bdev)
+static void client(struct kl_ublk_dev *d)
 {
 	struct iovec iov[NR_PIECES];
 	struct io_uring ring;
@@ -22,8 +22,8 @@ static void client(struct zc_dev *d, const char *bdev)
 	unsigned char *mem, *half;
 	int fd, i, j;
 
-	zc_close_inherited(d);
-	fd = open(bdev, O_RDWR | O_DIRECT);
+	kl_ublk_close_inherited(d);
+	fd = kl_ublk_bdev_open(d->dev_id, O_RDWR | O_DIRECT);
 	if (fd < 0 || posix_memalign((void **)&mem, 4096, NR_PIECES * 4096) ||
 	    posix_memalign((void **)&half, 4096, 4096) ||
 	    io_uring_queue_init(8, &ring, 0))
@@ -80,33 +80,28 @@ int main(void)
 {
 	unsigned char buf[8192];
 	int fd, ret, status, i, nr = 0;
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	pid_t pid;
 
-	zc_require_zero_copy(&d);
-	fd = zc_tmpfile(4 << 20, 0);
-	zc_dev_start(&d, 0);
+	kl_ublk_require(&d, &zc_cfg);
+	fd = kl_tmp_file(4 << 20, kl_fill_byte, 0);
+	kl_ublk_dev_setup(&d, 0);
 	pid = fork();
 	if (!pid)
-		client(&d, d.bdev);
+		client(&d);
 
 	for (;;) {
-		unsigned int t;
+		int t = kl_ublk_next_req(&d, 1);
 
-		zc_poll_queue(&d);
-		for (t = 0; t < ZC_DEPTH; t++) {
-			if (!d.ready[t])
-				continue;
-			d.ready[t] = false;
+		if (t >= 0) {
 			ret = zc_serve_chain(&d, t, fd, t);
 			if (ret < 0)
-				kl_fail("request %d (tag %u, %u sectors): IO chain %d",
+				kl_fail("request %d (tag %d, %u sectors): IO chain %d",
 					nr, t, d.iods[t].nr_sectors, ret);
 			nr++;
-		}
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		} else if (waitpid(pid, &status, WNOHANG) == pid) {
 			break;
-		usleep(1000);
+		}
 	}
 	KL_ASSERT(WIFEXITED(status), "client died");
 	KL_EXPECT_EQ(WEXITSTATUS(status), 0, "client (1 = IO error, 2 = wrong data)");
@@ -122,6 +117,6 @@ int main(void)
 		KL_ASSERT(buf[i] == (i < 2048 ? 0xa1 : 0xb2),
 			  "backing byte %d of the merged page is %#x", i, buf[i]);
 	kl_info("%d requests served", nr);
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

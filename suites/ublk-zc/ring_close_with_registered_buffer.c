@@ -10,22 +10,22 @@
 
 int main(void)
 {
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	pid_t pid;
 	int ret;
 
-	zc_require_zero_copy(&d);
-	zc_dev_start(&d, 0);
-	pid = zc_client(&d, false, 0, 4096, 0, false);
-	tag = zc_wait_req(&d, 10);
+	kl_ublk_require(&d, &zc_cfg);
+	kl_ublk_dev_setup(&d, 0);
+	pid = kl_ublk_child(&d, false, 0, 4096, 0, false);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(zc_register(&d, tag, 0), 0, "register");
 	KL_EXPECT_EQ(zc_register(&d, tag, 1), 0, "register again at another index");
 
-	zc_queue_close(&d);
-	ret = zc_client_wait(NULL, pid, 60);
+	kl_ublk_queue_close(&d);
+	ret = kl_ublk_child_wait(NULL, pid, 6 * KL_TIMEOUT_MS);
 	KL_ASSERT(ret != -ETIMEDOUT, "client READ hangs after the ring closed");
 	KL_EXPECT_EQ(ret, 1, "client READ fails (exit 1) once the buffer returns");
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }

@@ -9,10 +9,9 @@
 
 #include "zc_lib.h"
 
-static int add_dev(struct zc_dev *d, __u64 flags, int *id)
+static int add_dev(struct kl_ublk_dev *d, __u64 flags, int *id)
 {
 	struct ublksrv_ctrl_dev_info info;
-	struct io_uring_cqe *cqe;
 	int ret;
 
 	memset(&info, 0, sizeof(info));
@@ -21,26 +20,20 @@ static int add_dev(struct zc_dev *d, __u64 flags, int *id)
 	info.max_io_buf_bytes = 65536;
 	info.dev_id = -1;
 	info.flags = flags;
-	ret = zc_ctrl_submit(d, UBLK_U_CMD_ADD_DEV, -1, &info, sizeof(info), 0);
-	if (ret)
-		return ret;
-	ret = io_uring_wait_cqe(&d->ctrl, &cqe);
-	if (ret)
-		return ret;
-	ret = cqe->res;
-	io_uring_cqe_seen(&d->ctrl, cqe);
+	ret = kl_ublk_ctrl_cmd_timeout(&d->ctrl, UBLK_U_CMD_ADD_DEV, -1, &info,
+				       sizeof(info), 0, KL_TIMEOUT_MS);
 	*id = info.dev_id;
 	return ret;
 }
 
 int main(void)
 {
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	struct stat st;
 	int status;
 	pid_t pid;
 
-	zc_require_zero_copy(&d);
+	kl_ublk_require(&d, &zc_cfg);
 	if (stat("/dev/ublk-control", &st))
 		kl_skip("no /dev/ublk-control");
 	if (chmod("/dev/ublk-control", 0666))
@@ -48,23 +41,23 @@ int main(void)
 
 	pid = fork();
 	if (!pid) {
-		struct zc_dev u;
+		struct kl_ublk_dev u;
 		int ret, id = -1;
 
 		if (setgid(65534) || setuid(65534))
 			_exit(10);
-		if (zc_ctrl_open(&u))
+		if (kl_ublk_open(&u, &zc_cfg))
 			_exit(11);
 		ret = add_dev(&u, UBLK_F_UNPRIVILEGED_DEV, &id);
 		if (ret)
 			_exit(12);	/* unprivileged ublk not usable here */
 		u.dev_id = id;
-		zc_ctrl_cmd(&u, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, 10);
+		kl_ublk_ctrl(&u, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, KL_TIMEOUT_MS);
 		ret = add_dev(&u, UBLK_F_UNPRIVILEGED_DEV |
 			      UBLK_F_SUPPORT_ZERO_COPY, &id);
 		if (!ret) {
 			u.dev_id = id;
-			zc_ctrl_cmd(&u, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, 10);
+			kl_ublk_ctrl(&u, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, KL_TIMEOUT_MS);
 			_exit(1);
 		}
 		_exit(ret == -EINVAL ? 0 : 2);

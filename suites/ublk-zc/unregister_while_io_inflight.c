@@ -10,27 +10,27 @@
 int main(void)
 {
 	unsigned char data[4096];
-	struct zc_dev d;
+	struct kl_ublk_dev d;
 	unsigned int tag;
 	int pfd[2], ret, res;
 	__u64 ud_r;
 	pid_t pid;
 
-	zc_require_zero_copy(&d);
+	kl_ublk_require(&d, &zc_cfg);
 	if (pipe(pfd))
 		kl_fail("pipe: %s", strerror(errno));
-	zc_dev_start(&d, 0);
-	pid = zc_client(&d, false, 0, 4096, 0x77, true);
-	tag = zc_wait_req(&d, 10);
+	kl_ublk_dev_setup(&d, 0);
+	pid = kl_ublk_child(&d, false, 0, 4096, 0x77, true);
+	tag = kl_ublk_wait_req(&d, KL_TIMEOUT_MS);
 
 	KL_EXPECT_EQ(zc_register(&d, tag, 0), 0, "register");
-	ud_r = zc_prep_fixed(&d, IORING_OP_READ_FIXED, pfd[0], 0, 4096, -1, 0);
-	io_uring_submit(&d.q);
+	ud_r = zc_prep_fixed(&d, IORING_OP_READ_FIXED, pfd[0], 0, 4096, -1, 0, 0);
+	io_uring_submit(&d.ring);
 	usleep(100000);
-	KL_ASSERT(!zc_op_done(&d, ud_r, &res), "pipe read completed early: %d",
+	KL_ASSERT(!kl_ublk_op_done(&d, ud_r, &res), "pipe read completed early: %d",
 		  res);
 	KL_EXPECT_EQ(zc_unregister(&d, tag, 0), 0, "unregister with IO in flight");
-	zc_commit(&d, tag, 4096);
+	kl_ublk_commit(&d, tag, 4096);
 
 	usleep(300000);
 	KL_ASSERT(waitpid(pid, &ret, WNOHANG) == 0,
@@ -38,9 +38,9 @@ int main(void)
 
 	memset(data, 0x77, sizeof(data));
 	KL_EXPECT_EQ(write(pfd[1], data, sizeof(data)), 4096, "fill pipe");
-	KL_EXPECT_EQ(zc_wait_op(&d, ud_r, 10), 4096, "READ_FIXED from pipe");
-	ret = zc_client_wait(&d, pid, 10);
+	KL_EXPECT_EQ(kl_ublk_wait_op(&d, ud_r, KL_TIMEOUT_MS), 4096, "READ_FIXED from pipe");
+	ret = kl_ublk_child_wait(&d, pid, KL_TIMEOUT_MS);
 	KL_EXPECT_EQ(ret, 0, "client read sees the pipe data (0 = ok, 2 = wrong data)");
-	zc_dev_del(&d);
+	kl_ublk_dev_del(&d);
 	kl_pass();
 }
