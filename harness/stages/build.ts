@@ -114,11 +114,17 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   }
   log(`building kernel ${key} in ${inp.outDir} (-j${os.availableParallelism()}, ccache); log: ${inp.logFile}`);
   const t0 = Date.now();
-  fs.rmSync(dir + '.tmp', { recursive: true, force: true });
-  fs.mkdirSync(dir + '.tmp', { recursive: true });
-  await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build');
-  await makeWithProgress(rec, inp.tree, headers, inp.logFile, 'headers_install');
   const tmp = dir + '.tmp';
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build');
+    await makeWithProgress(rec, inp.tree, headers, inp.logFile, 'headers_install');
+  } catch (e) {
+    // a failed build leaves nothing half-made in the cache
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
   const copy = (from: string, to: string) => fs.copyFileSync(path.join(inp.outDir, from), path.join(tmp, to));
   copy('arch/x86/boot/bzImage', 'bzImage');
   copy('System.map', 'System.map');

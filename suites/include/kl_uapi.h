@@ -45,6 +45,17 @@
 #ifndef UBLK_F_AUTO_BUF_REG
 #define UBLK_F_AUTO_BUF_REG		(1ULL << 11)	/* upstream number (6.16) */
 #endif
+#ifndef UBLK_AUTO_BUF_REG_FALLBACK
+#define UBLK_AUTO_BUF_REG_FALLBACK	(1 << 0)
+#endif
+#ifndef UBLK_IO_F_NEED_REG_BUF
+#define UBLK_IO_F_NEED_REG_BUF		(1U << 17)	/* upstream number (6.16) */
+#endif
+/* ->addr of FETCH / COMMIT_AND_FETCH with UBLK_F_AUTO_BUF_REG (struct ublk_auto_buf_reg) */
+static inline __u64 kl_auto_buf_reg_addr(__u16 index, __u8 flags)
+{
+	return (__u64)index | (__u64)flags << 16;
+}
 
 /* ---- uring-bpf: completion-time BPF program (kernel-patches/uring-bpf) ---- */
 #ifndef IORING_REGISTER_CQE_BPF

@@ -7,7 +7,7 @@ target=$1 rw=$2 bs=$3
 SAMPLES=${KL_PERF_SAMPLES:-3}
 RUNTIME=${KL_PERF_RUNTIME:-3}
 UBLK=$KL_SUITES/ublk/kl-ublk
-MODES="copy user-copy fused-zc reg-zc"
+MODES="copy user-copy fused-zc reg-zc auto-zc"
 ids= modes=
 
 cleanup() {

@@ -8,7 +8,7 @@
  * COMMIT_AND_FETCH on /dev/ublkcN) and the target IO on the backing file.
  *
  * How data moves between a ublk request and the target is a "mode"
- * (ublk_mode.h): copy, user-copy, fused-zc, reg-zc.
+ * (ublk_mode.h): copy, user-copy, fused-zc, reg-zc, auto-zc.
  */
 #ifndef KL_UBLK_H
 #define KL_UBLK_H

@@ -36,6 +36,7 @@
 
 static const struct kl_mode_ops *kl_modes[] = {
 	&kl_mode_copy, &kl_mode_user_copy, &kl_mode_fused_zc, &kl_mode_reg_zc,
+	&kl_mode_auto_zc,
 };
 
 const struct kl_mode_ops *kl_mode_find(const char *name)
@@ -459,7 +460,7 @@ static int kl_spawn(const struct kl_dev_cfg *cfg, bool recover)
 static void kl_usage(void)
 {
 	fprintf(stderr,
-		"usage: kl-ublk add -t null|loop [-q N] [-d DEPTH] [-m copy|user-copy|fused-zc|reg-zc]\n"
+		"usage: kl-ublk add -t null|loop [-q N] [-d DEPTH] [-m copy|user-copy|fused-zc|reg-zc|auto-zc]\n"
 		"                   [-n ID] [-s MiB] [--recovery] [--foreground] [--poison-sqes] [FILE]\n"
 		"       kl-ublk del -n ID | --all\n"
 		"       kl-ublk list [-n ID]\n"

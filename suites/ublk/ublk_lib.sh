@@ -31,8 +31,8 @@ need_tool() {
 # Map a test's mode argument to kl-ublk's -m value.
 mode_arg() {
 	case "$1" in
-	copy|user-copy|fused-zc|reg-zc) echo "$1" ;;
-	*) kl_fail "unknown mode '$1' (want copy, user-copy, fused-zc, reg-zc)" ;;
+	copy|user-copy|fused-zc|reg-zc|auto-zc) echo "$1" ;;
+	*) kl_fail "unknown mode '$1' (want copy, user-copy, fused-zc, reg-zc, auto-zc)" ;;
 	esac
 }
 

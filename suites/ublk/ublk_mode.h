@@ -53,6 +53,7 @@ extern const struct kl_mode_ops kl_mode_copy;
 extern const struct kl_mode_ops kl_mode_user_copy;
 extern const struct kl_mode_ops kl_mode_fused_zc;
 extern const struct kl_mode_ops kl_mode_reg_zc;
+extern const struct kl_mode_ops kl_mode_auto_zc;
 
 const struct kl_mode_ops *kl_mode_find(const char *name);
 
