@@ -10,8 +10,8 @@
  * How data moves between a ublk request and the target is a "mode"
  * (ublk_mode.h): copy, user-copy, fused-zc, reg-zc, auto-zc.
  */
-#ifndef KL_UBLK_H
-#define KL_UBLK_H
+#ifndef KL_UBLK_SRV_H
+#define KL_UBLK_SRV_H
 
 #include <limits.h>
 #include <pthread.h>
