@@ -70,6 +70,8 @@ struct kl_ublk_dev {
 	struct io_uring ring;		/* the queue's: IO commands and the test's own SQEs */
 	bool ring_open;
 	bool fetching[KL_UBLK_DEPTH];	/* FETCH / COMMIT_AND_FETCH in flight */
+	/* ->addr of every FETCH / COMMIT_AND_FETCH of a tag (UBLK_F_AUTO_BUF_REG); 0 by default */
+	__u64 fetch_addr[KL_UBLK_DEPTH];
 	/* handed to the server and not taken yet: a tag, or -ENODEV for an aborted FETCH */
 	int pending[2 * KL_UBLK_DEPTH];
 	int nr_pending;
@@ -142,7 +144,7 @@ static inline void kl_ublk_queue_fetch(struct kl_ublk_dev *d, __u32 op, unsigned
 
 	if (!sqe)
 		kl_fail("FETCH/COMMIT of tag %u: no SQE", tag);
-	kl_ublk_prep_io_cmd(d, sqe, op, tag, res, 0);
+	kl_ublk_prep_io_cmd(d, sqe, op, tag, res, d->fetch_addr[tag]);
 	sqe->user_data = KL_UBLK_UD_FETCH | tag;
 	d->fetching[tag] = true;
 }

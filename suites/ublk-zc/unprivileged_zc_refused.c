@@ -4,6 +4,7 @@
  * with UBLK_F_UNPRIVILEGED_DEV | UBLK_F_SUPPORT_ZERO_COPY from a user
  * without CAP_SYS_ADMIN fails with -EINVAL (instead of silently dropping
  * the flag), while the same user may add a plain unprivileged device.
+ * With the argument "auto": the same for UBLK_F_AUTO_BUF_REG.
  */
 #include <sys/prctl.h>
 
@@ -26,14 +27,17 @@ static int add_dev(struct kl_ublk_dev *d, __u64 flags, int *id)
 	return ret;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool autoreg = argc > 1 && !strcmp(argv[1], "auto");
+	__u64 flag = autoreg ? UBLK_F_AUTO_BUF_REG : UBLK_F_SUPPORT_ZERO_COPY;
+	const char *name = autoreg ? "AUTO_BUF_REG" : "SUPPORT_ZERO_COPY";
 	struct kl_ublk_dev d;
 	struct stat st;
 	int status;
 	pid_t pid;
 
-	kl_ublk_require(&d, &zc_cfg);
+	kl_ublk_require(&d, autoreg ? &zc_auto_cfg : &zc_cfg);
 	if (stat("/dev/ublk-control", &st))
 		kl_skip("no /dev/ublk-control");
 	if (chmod("/dev/ublk-control", 0666))
@@ -53,8 +57,7 @@ int main(void)
 			_exit(12);	/* unprivileged ublk not usable here */
 		u.dev_id = id;
 		kl_ublk_ctrl(&u, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, KL_TIMEOUT_MS);
-		ret = add_dev(&u, UBLK_F_UNPRIVILEGED_DEV |
-			      UBLK_F_SUPPORT_ZERO_COPY, &id);
+		ret = add_dev(&u, UBLK_F_UNPRIVILEGED_DEV | flag, &id);
 		if (!ret) {
 			u.dev_id = id;
 			kl_ublk_ctrl(&u, UBLK_U_CMD_DEL_DEV, NULL, 0, 0, KL_TIMEOUT_MS);
@@ -70,9 +73,9 @@ int main(void)
 	case 0:
 		kl_pass();
 	case 1:
-		kl_fail("unprivileged ADD_DEV with SUPPORT_ZERO_COPY succeeded, want -EINVAL");
+		kl_fail("unprivileged ADD_DEV with %s succeeded, want -EINVAL", name);
 	case 2:
-		kl_fail("unprivileged ADD_DEV with SUPPORT_ZERO_COPY: want -EINVAL, got another error");
+		kl_fail("unprivileged ADD_DEV with %s: want -EINVAL, got another error", name);
 	case 10:
 	case 11:
 		kl_skip("cannot become an unprivileged user here");

@@ -23,6 +23,30 @@ static const struct kl_ublk_cfg zc_cfg = {
 };
 
 /*
+ * UBLK_F_AUTO_BUF_REG devices (patch 0007): the driver registers each
+ * request at the index the tag's FETCH / COMMIT_AND_FETCH named
+ * (d->fetch_addr, set between kl_ublk_require() and kl_ublk_dev_setup()).
+ * SUPPORT_ZERO_COPY too, for the manual register / unregister the tests
+ * compare with.
+ */
+static const struct kl_ublk_cfg zc_auto_cfg = {
+	.need = UBLK_F_AUTO_BUF_REG | UBLK_F_SUPPORT_ZERO_COPY,
+	.need_name = "UBLK_F_AUTO_BUF_REG (ublk-zc patch set, 0007)",
+	.max_io = 512U << 10,
+	.nr_bufs = ZC_NR_BUFS,
+	.fixed_cdev = true,
+};
+
+/* Every tag's requests registered at @first + tag, with UBLK_AUTO_BUF_REG_* @flags. */
+static inline void zc_auto_index(struct kl_ublk_dev *d, unsigned int first, __u8 flags)
+{
+	unsigned int t;
+
+	for (t = 0; t < KL_UBLK_DEPTH; t++)
+		d->fetch_addr[t] = kl_auto_buf_reg_addr(first + t, flags);
+}
+
+/*
  * Queue REGISTER_IO_BUF / UNREGISTER_IO_BUF of @tag's buffer at @index (not
  * submitted), with @sqe_flags: its user_data, for kl_ublk_wait_op().
  */
