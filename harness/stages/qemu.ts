@@ -1,46 +1,48 @@
 // Stage 6: boot in QEMU. KVM only if a probe guest really runs code; else TCG -cpu max.
 // The console goes to console.log with host timestamps; results arrive on virtio-serial
 // ports (KTAP + status). Watchdogs: whole run, no output, per test.
+// QEMU runs on a Host: this machine, or (--remote) a KVM machine over SSH, where the
+// probe runs too and the KTAP and status streams are copied back as they grow.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { execa } from 'execa';
-import { InfraError } from '../errors.ts';
+import { InfraError, oneLine } from '../errors.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
+import { localHost, type Host } from '../host.ts';
 import { parseKtap } from '../ktap.ts';
 import { log } from '../log.ts';
 import type { Accel } from '../types.ts';
 
-const QEMU = 'qemu-system-x86_64';
-let probed: Accel | null = null;
+export const QEMU = 'qemu-system-x86_64';
+const probed = new Map<string, Accel>(); // by host label
 
 /**
  * Boot a 512-byte guest that writes to the isa-debug-exit port: QEMU exits 0x63 only if
  * the guest really executed under KVM with the CPU model real boots use. Opening /dev/kvm proves nothing on hosts without
  * vmx/svm, where KVM_RUN fails.
  */
-export async function probeAccel(): Promise<Accel> {
-  if (probed) return probed;
-  if (process.env.KERNEL_LAB_ACCEL === 'tcg' || process.env.KERNEL_LAB_ACCEL === 'kvm') return (probed = process.env.KERNEL_LAB_ACCEL);
-  if (!fs.existsSync('/dev/kvm')) return (probed = 'tcg');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-kvm-'));
+export async function probeAccel(host: Host = localHost): Promise<Accel> {
+  const known = probed.get(host.label);
+  if (known) return known;
+  const set = (a: Accel) => (probed.set(host.label, a), a);
+  if (process.env.KERNEL_LAB_ACCEL === 'tcg' || process.env.KERNEL_LAB_ACCEL === 'kvm') return set(process.env.KERNEL_LAB_ACCEL);
+  if (!(await host.exists('/dev/kvm'))) return set('tcg');
+  const dir = await host.mkdtemp('kl-kvm-');
   try {
     const boot = Buffer.alloc(512);
     Buffer.from([0xb0, 0x31, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd]).copy(boot); // mov al,0x31; out 0xf4,al; hlt; jmp $-1
     boot[510] = 0x55;
     boot[511] = 0xaa;
-    fs.writeFileSync(path.join(dir, 'boot.bin'), boot);
+    await host.writeFile(path.join(dir, 'boot.bin'), boot);
     // The same CPU model a real boot uses: on some hosts a default-CPU guest runs under
     // KVM while -cpu host aborts in QEMU's MSR setup.
-    const r = await execa(QEMU, ['-accel', 'kvm', '-cpu', 'host', '-display', 'none', '-nodefaults', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${path.join(dir, 'boot.bin')},format=raw,if=ide`], { reject: false, timeout: 20_000 });
-    probed = r.exitCode === 0x63 ? 'kvm' : 'tcg';
+    const r = await host.run([QEMU, '-accel', 'kvm', '-cpu', 'host', '-display', 'none', '-nodefaults', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${path.join(dir, 'boot.bin')},format=raw,if=ide`], { timeoutMs: 20_000 });
+    return set(r.exitCode === 0x63 ? 'kvm' : 'tcg');
   } catch {
-    probed = 'tcg';
+    return set('tcg');
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await host.removeDir(dir).catch(() => {});
   }
-  return probed;
 }
 
 /** Timeouts in manifests are KVM seconds; TCG runs the same work several times slower. */
@@ -120,52 +122,119 @@ function reportProgress(text: string, already: number): number {
   return tests.length;
 }
 
-export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, signal?: AbortSignal): Promise<BootOutcome> {
-  const argv = qemuArgv(spec);
-  rec.commands.push(argv);
+/**
+ * Where QEMU's files are on a remote host: a scratch directory (mktemp -d) holding the
+ * uploaded kernel and initramfs, the KTAP and status streams and the scratch disk.
+ */
+function remoteSpec(spec: BootSpec, dir: string): BootSpec {
+  return { ...spec, kernel: path.join(dir, 'bzImage'), initrd: path.join(dir, 'initrd.cpio'), runDir: dir };
+}
+
+export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, signal?: AbortSignal, host: Host = localHost): Promise<BootOutcome> {
   if (rec.dryRun) {
+    const argv = qemuArgv(host.remote ? remoteSpec(spec, '/tmp/kl-boot.XXXXXX') : spec);
+    rec.commands.push(argv);
+    if (host.remote) process.stdout.write(`# on ${host.label}, in a scratch directory (mktemp -d) holding bzImage and initrd.cpio:\n`);
     process.stdout.write(`${shellQuote(argv)}\n`);
     return { ended: 'poweroff', qemuExit: 0, durationS: 0 };
   }
-  fs.writeFileSync(path.join(spec.runDir, 'ktap.raw'), '');
-  fs.writeFileSync(path.join(spec.runDir, 'status.raw'), '');
-  const scratch = path.join(spec.runDir, 'scratch.img');
-  fs.writeFileSync(scratch, '');
-  fs.truncateSync(scratch, 256 << 20);
+  if (!host.remote) return bootOn(rec, localHost, spec, spec, limits, signal);
+  const dir = await host.mkdtemp('kl-boot.');
+  try {
+    const remote = remoteSpec(spec, dir);
+    const mib = (fs.statSync(spec.kernel).size + fs.statSync(spec.initrd).size) / (1 << 20);
+    const t0 = Date.now();
+    await host.putFile(spec.kernel, remote.kernel);
+    await host.putFile(spec.initrd, remote.initrd);
+    log(`uploaded bzImage and initramfs (${mib.toFixed(1)} MiB) to ${host.label}:${dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    if (signal?.aborted) throw new InfraError(`interrupted before the guest started on ${host.label}`);
+    return await bootOn(rec, host, spec, remote, limits, signal);
+  } finally {
+    await host.removeDir(dir).catch((err) => log(`could not remove ${host.label}:${dir}: ${oneLine(err)}`));
+  }
+}
+
+/**
+ * Run QEMU on host with its files where `on` says (the run directory locally; the scratch
+ * directory on a remote host, whose KTAP and status streams are mirrored into
+ * spec.runDir as they grow). console.log is always written here, with this machine's timestamps.
+ */
+async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, limits: BootLimits, signal?: AbortSignal): Promise<BootOutcome> {
+  const argv = qemuArgv(on);
+  rec.commands.push(argv);
+  const ktapFile = path.join(on.runDir, 'ktap.raw');
+  const statusFile = path.join(on.runDir, 'status.raw');
+  await host.writeFile(ktapFile, '');
+  await host.writeFile(statusFile, '');
+  const scratch = path.join(on.runDir, 'scratch.img');
+  await host.writeFile(scratch, '');
+  await host.truncate(scratch, 256 << 20);
+  if (host.remote) {
+    fs.writeFileSync(path.join(spec.runDir, 'ktap.raw'), '');
+    fs.writeFileSync(path.join(spec.runDir, 'status.raw'), '');
+  }
   const consoleOut = fs.createWriteStream(path.join(spec.runDir, 'console.log'));
   const t0 = Date.now();
   let lastOutput = Date.now();
   let sizes = '';
-  const proc = execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore', buffer: false, cleanup: true, forceKillAfterDelay: 3000 });
-  const rl = readline.createInterface({ input: proc.stdout! });
+  const proc = host.spawn(argv);
+  const rl = readline.createInterface({ input: proc.stdout });
   rl.on('line', (line) => {
     lastOutput = Date.now();
     const secs = ((Date.now() - t0) / 1000).toFixed(3);
     consoleOut.write(`[host ${secs.padStart(9)}] ${line.replace(/\r$/, '')}\n`);
   });
   const errChunks: string[] = [];
-  proc.stderr?.on('data', (d: Buffer) => errChunks.push(d.toString()));
+  proc.stderr.on('data', (d: Buffer) => errChunks.push(d.toString()));
 
   let ended: BootOutcome['ended'] | null = null;
+  let exited = false;
   let hungTest: string | undefined;
   let testSeen: { name: string; at: number } | null = null;
   const stop = (why: BootOutcome['ended']) => {
-    if (ended) return;
+    if (ended || exited) return;
     ended = why;
-    proc.kill('SIGKILL');
+    proc.kill();
   };
   const onAbort = () => stop('killed');
   signal?.addEventListener('abort', onAbort);
   let reported = 0;
+  let ktapBytes = Buffer.alloc(0);
   let ktapText = '';
-  const timer = setInterval(() => {
+  // What of each stream has been read (and, remotely, copied into the run directory).
+  const streams = [
+    { file: ktapFile, local: path.join(spec.runDir, 'ktap.raw'), have: 0 },
+    { file: statusFile, local: path.join(spec.runDir, 'status.raw'), have: 0 },
+  ];
+  /** Stat both streams; if either grew, read what is new (the KTAP stream once). True if they grew. */
+  const pull = async (): Promise<boolean> => {
+    const now = await Promise.all(streams.map((x) => host.size(x.file)));
+    const s = now.join(',');
+    if (s === sizes) return false;
+    sizes = s;
+    for (const [i, x] of streams.entries()) {
+      if (now[i]! <= x.have || (!host.remote && x.file === statusFile)) continue;
+      const chunk = await host.read(x.file, x.have, now[i]!);
+      x.have += chunk.length;
+      if (host.remote) fs.appendFileSync(x.local, chunk);
+      if (x.file === ktapFile) ktapBytes = Buffer.concat([ktapBytes, chunk]);
+    }
+    ktapText = ktapBytes.toString('utf8');
+    return true;
+  };
+  let pullFailed = false;
+  const tick = async () => {
     const now = Date.now();
-    const s = ['ktap.raw', 'status.raw'].map((f) => fs.statSync(path.join(spec.runDir, f)).size).join(',');
-    const grew = s !== sizes;
+    let grew = false;
+    try {
+      grew = await pull();
+    } catch (err) {
+      if (!pullFailed && !exited) log(`could not read the guest's KTAP/status streams on ${host.label}: ${oneLine(err)}`);
+      pullFailed = true;
+    }
+    if (exited) return;
     if (grew) {
-      sizes = s;
       lastOutput = now;
-      ktapText = fs.readFileSync(path.join(spec.runDir, 'ktap.raw'), 'utf8');
       reported = reportProgress(ktapText, reported);
     }
     if (now - t0 > limits.wallS * 1000) return stop('wall-timeout');
@@ -180,15 +249,25 @@ export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, si
       hungTest = cur.name;
       stop('test-timeout');
     }
+  };
+  // One tick at a time: a slow remote stat skips a tick rather than piling them up.
+  let ticking: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    if (!ticking) ticking = tick().finally(() => (ticking = null));
   }, 1000);
-  const r = await proc;
+  const r = await proc.exited;
+  exited = true;
   clearInterval(timer);
   signal?.removeEventListener('abort', onAbort);
+  await ticking;
+  // The last bytes (the agent's "done", a test's result) may have come after the last tick.
+  if (host.remote) await pull().catch((err) => log(`could not read the guest's final KTAP/status bytes on ${host.label}: ${oneLine(err)}`));
   rl.close();
   await new Promise((res) => consoleOut.end(res));
-  fs.rmSync(scratch, { force: true });
+  if (!host.remote) fs.rmSync(scratch, { force: true }); // a remote scratch directory goes as a whole
   const durationS = (Date.now() - t0) / 1000;
   if (!ended) {
+    if (r.lost) throw new InfraError(`lost ${host.label} while the guest ran: ${r.lost}`, 'see console.log in the run directory');
     // -no-reboot: the guest's reboot (or a panic with panic=-1) makes QEMU exit 0.
     if (r.exitCode !== 0) {
       const err = errChunks.join('').trim().split('\n').slice(-1)[0] ?? '';
