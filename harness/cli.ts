@@ -12,12 +12,14 @@ import { EXIT, InfraError, UsageError, oneLine } from './errors.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
 import { runLab } from './pipeline.ts';
+import { defaultRemoteKey } from './remote.ts';
 import type { RunOptions } from './types.ts';
 
 const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/dir> [--suite a,b]
     [--exec "<guest shell command>"] [--config FRAGMENT]... [--config-item CONFIG_X=y]...
     [--debug] [--compare-baseline] [--kernel-src DIR|TARBALL] [--results DIR]
-    [--timeout SECONDS] [--memory MiB] [--cpus N] [--dry-run] [--help]
+    [--timeout SECONDS] [--memory MiB] [--cpus N] [--remote user@host[:port] [--remote-key KEY]]
+    [--dry-run] [--help]
 npm run lab -- triage <console.log>      # crash reports found in a console log, as JSON
 npm run lab -- list                      # patch sets and suites, with descriptions
 npm run lab -- bundle [results/latest]   # a run directory as <run-id>.tar.gz`;
@@ -96,9 +98,16 @@ async function main(argv: string[]): Promise<number> {
     .option('--timeout <seconds>', 'wall-clock limit for the guest run', positiveInt('--timeout'))
     .option('--memory <MiB>', 'guest memory', positiveInt('--memory'), 2048)
     .option('--cpus <n>', 'guest CPUs', positiveInt('--cpus'), 2)
+    .option('--remote <user@host[:port]>', 'boot the guest on that machine over SSH (one with KVM; it needs qemu-system-x86_64); the kernel is still built here (default: $KL_REMOTE)')
+    .option('--remote-key <path>', 'private key for --remote (default: $KL_REMOTE_KEY, else ~/.ssh/id_ed25519 or ~/.ssh/id_rsa)')
     .option('--dry-run', 'print every command the run would execute, build and boot nothing', false)
     .helpOption('-h, --help', 'show this help')
-    .addHelpText('after', `\n${USAGE}\n\nExit codes: 0 pass, 1 test failed or kernel crashed, 2 usage or input error, 3 infrastructure error or incomplete.`)
+    .addHelpText('after', `\n${USAGE}\n\nExit codes: 0 pass, 1 test failed or kernel crashed, 2 usage or input error, 3 infrastructure error or incomplete.
+
+--remote: the kernel and image are built here, uploaded over SFTP to a scratch directory there,
+and QEMU runs there (KVM if its probe guest runs, else TCG); console, KTAP and status come back
+as they are written. Host keys are checked against ~/.ssh/known_hosts ($KL_REMOTE_KNOWN_HOSTS)
+when the host is listed there. Unreachable host, refused key, no QEMU there: exit 3.`)
     .exitOverride()
     .configureOutput({ writeErr: () => {} })
     .allowExcessArguments(false);
@@ -113,6 +122,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const o = program.opts();
   if (!o.patch) throw new UsageError('--patch is required', 'use --patch none for the unpatched base');
+  const remote: string | undefined = o.remote ?? (process.env.KL_REMOTE || undefined);
+  if (o.remoteKey !== undefined && remote === undefined) throw new UsageError('--remote-key needs --remote');
   const opts: RunOptions = {
     patch: o.patch,
     suites: o.suite ?? null,
@@ -127,6 +138,7 @@ async function main(argv: string[]): Promise<number> {
     memoryMiB: o.memory,
     cpus: o.cpus,
     dryRun: o.dryRun,
+    ...(remote !== undefined ? { remote, remoteKey: o.remoteKey ?? (process.env.KL_REMOTE_KEY || defaultRemoteKey()) } : {}),
   };
   const abort = new AbortController();
   let signals = 0;

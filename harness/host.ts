@@ -44,8 +44,8 @@ export interface Host {
   removeDir(dir: string): Promise<void>;
   /** Run a command to completion; killed after timeoutMs. Never rejects for a non-zero exit. */
   run(argv: string[], opts?: { timeoutMs?: number }): Promise<RunResult>;
-  /** Start a long-running process (QEMU); stdin is /dev/null. */
-  spawn(argv: string[]): HostProcess;
+  /** Start a long-running process (QEMU); stdin is /dev/null. Its stdout must be consumed. */
+  spawn(argv: string[]): Promise<HostProcess>;
   close(): Promise<void>;
 }
 
@@ -92,7 +92,7 @@ export const localHost: Host = {
     const r = await execa(argv[0]!, argv.slice(1), { reject: false, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
     return { exitCode: r.exitCode ?? null, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   },
-  spawn(argv) {
+  async spawn(argv) {
     const proc = execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore', buffer: false, cleanup: true, forceKillAfterDelay: 3000 });
     return {
       stdout: proc.stdout!,

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
 import { detectCrashes } from './crash.ts';
 import { UsageError } from './errors.ts';
+import { localHost, type Host } from './host.ts';
 import { parseFragment, parseConfigItem } from './kconfig.ts';
 import { parseKtap } from './ktap.ts';
 import { benchTable, writePerf } from './perf.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
+import { checkRemote, connectRemote, type RemoteTarget, type SshHost } from './remote.ts';
 import { buildStage } from './stages/build.ts';
 import { configStage, fragmentFiles, type FragmentInput } from './stages/config.ts';
 import { imageStage, jobInitrd } from './stages/image.ts';
@@ -37,6 +39,7 @@ export interface Plan {
   suites: Suite[];
   fragments: FragmentInput[];
   features: string[];
+  remote: RemoteTarget | null;
 }
 
 /** Parse and check all input before anything is built: bad input is a usage error. */
@@ -49,6 +52,7 @@ export function plan(opts: RunOptions): Plan {
   if (opts.exec !== null && opts.suites !== null) throw new UsageError('--exec and --suite are exclusive', 'run the command, or the suites');
   if (opts.exec !== null && opts.exec.trim() === '') throw new UsageError('--exec needs a command');
   if (opts.kernelSrc !== null) checkKernelSrc(opts.kernelSrc);
+  const remote = opts.remote !== undefined ? checkRemote(opts.remote, opts.remoteKey) : null;
   let suiteNames: string[] = [];
   if (opts.exec === null) {
     suiteNames = opts.suites ?? [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => s.defaultSuites)])];
@@ -75,7 +79,7 @@ export function plan(opts: RunOptions): Plan {
     }
     fragments.push({ source: '--config-item', text: opts.configItems.map((i) => (/=n$/.test(i) ? `# ${i.slice(0, -2)} is not set` : i)).join('\n') });
   }
-  return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))] };
+  return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))], remote };
 }
 
 async function timed<T>(rec: RunRecord, stage: string, fn: () => Promise<T>): Promise<T> {
@@ -93,8 +97,24 @@ export interface LabResult {
   exitCode: number;
 }
 
-export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverride?: string): Promise<LabResult> {
+/**
+ * One run. With --remote the connection is made (and the host checked for QEMU) before
+ * anything is created, so an unreachable host costs seconds, not a kernel build; the
+ * comparison run reuses it.
+ */
+export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverride?: string, host?: Host): Promise<LabResult> {
   const p = plan(opts);
+  if (host || !p.remote) return runPlanned(opts, p, host ?? localHost, signal, runDirOverride);
+  const remote = await connectRemote(p.remote);
+  log(`guest host: ${remote.label} (${remote.qemuVersion})`);
+  try {
+    return await runPlanned(opts, p, remote, signal, runDirOverride);
+  } finally {
+    await remote.close();
+  }
+}
+
+async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSignal | undefined, runDirOverride: string | undefined): Promise<LabResult> {
   const id = newRunId(opts.label);
   const dir = opts.dryRun ? path.join(opts.resultsDir, id) : runDirOverride ? (fs.mkdirSync(runDirOverride, { recursive: true }), runDirOverride) : createRunDir(opts.resultsDir, id, true);
   const rec: RunRecord = {
@@ -109,6 +129,10 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
     crashes: [],
     commands: [],
   };
+  if (host.remote) {
+    const h = host as SshHost;
+    rec.remote = { target: h.label, qemu: h.qemuVersion, hostKey: h.hostKey, knownHost: h.knownHost };
+  }
   const r = { commands: rec.commands, dryRun: opts.dryRun };
   if (!opts.dryRun) {
     writeRunJson(rec);
@@ -152,8 +176,12 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
     }
   }
 
-  const accel = await probeAccel();
+  const accel = await probeAccel(host);
   rec.accel = accel;
+  if (rec.remote) {
+    rec.remote.accel = accel;
+    log(`${host.label}: accel ${accel}`);
+  }
   const scale = timeoutScale(accel);
   const guestSuites = p.suites.filter((s) => image.suitesBuilt.includes(s.name));
   const wallS = opts.timeoutS ?? (BOOT_ALLOWANCE_S + (opts.exec !== null ? 600 : guestSuites.reduce((a, s) => a + s.timeout, 0))) * scale;
@@ -173,7 +201,7 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
   let outcome: BootOutcome | null = null;
   try {
     outcome = await timed(rec, 'boot', () =>
-      boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale) }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal),
+      boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale) }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host),
     );
   } finally {
     fs.rmSync(initrd, { force: true });
@@ -212,7 +240,7 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
   if (opts.compareBaseline && p.sets.length > 0) {
     log('--compare-baseline: the same run on the unpatched base');
     // The same suites as the patched run, not the base's own default.
-    const base = await runLab({ ...opts, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'));
+    const base = await runLab({ ...opts, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'), host);
     rec.baseline = { runDir: base.record.dir, status: base.record.status, ...compareRuns(rec, base.record) };
   }
 

@@ -18,6 +18,8 @@ export interface RunOptions {
   cpus: number;
   dryRun: boolean;
   label?: string; // e.g. "baseline" for the comparison run
+  remote?: string; // user@host[:port]: boot the guest there, over SSH (absent: here)
+  remoteKey?: string; // the private key for remote
 }
 
 export interface PatchRecord {
@@ -68,12 +70,21 @@ export interface RunRecord {
   finishedAt?: string;
   timings: Record<string, number>;
   kernel?: KernelRecord;
-  accel?: Accel;
+  accel?: Accel; // of the machine the guest ran on
+  remote?: RemoteRecord; // the guest ran on another machine, over SSH
   suites: string[];
   tests: TestRecord[];
   crashes: CrashRecord[];
   commands: string[][]; // every external command the run executed (or would, with --dry-run)
   baseline?: { runDir: string; status: RunStatus; differences: BaselineDiff[]; newCrashes: CrashRecord[] };
+}
+
+export interface RemoteRecord {
+  target: string; // user@host:port
+  accel?: Accel; // what the probe found there
+  qemu: string; // its qemu-system-x86_64 --version
+  hostKey: string; // SHA256 fingerprint of the host key it presented
+  knownHost: boolean; // that key is in known_hosts (false: the host is not listed there)
 }
 
 export interface BaselineDiff {

@@ -177,7 +177,7 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
   const t0 = Date.now();
   let lastOutput = Date.now();
   let sizes = '';
-  const proc = host.spawn(argv);
+  const proc = await host.spawn(argv);
   const rl = readline.createInterface({ input: proc.stdout });
   rl.on('line', (line) => {
     lastOutput = Date.now();

@@ -112,6 +112,10 @@ export function summaryMarkdown(rec: RunRecord): string {
   if (rec.reason) lines.push(`${rec.reason}`, '');
   lines.push(`- kernel: ${k?.version ?? '?'} from ${k?.base ?? '?'}; patches: ${k && k.patches.length > 0 ? [...new Set(k.patches.map((p) => p.set))].join(', ') + ` (${k.patches.length})` : 'none'}; build ${k?.buildKey ?? '?'}${k?.cached ? ' (cached)' : ''}`);
   lines.push(`- accel: ${rec.accel ?? '?'}${rec.accel === 'tcg' ? ' (software emulation: timings are TCG figures)' : ''}; debug kernel: ${rec.options.debug ? 'yes' : 'no'}`);
+  if (rec.remote) {
+    const r = rec.remote;
+    lines.push(`- guest host: ${r.target} over SSH (accel ${r.accel ?? '?'}; ${r.qemu}; host key ${r.hostKey}${r.knownHost ? '' : ', not in known_hosts'})`);
+  }
   lines.push(`- timings: ${Object.entries(rec.timings).map(([s, v]) => `${s} ${v.toFixed(1)} s`).join(', ')}`, '');
   if (rec.tests.length > 0) {
     lines.push('| suite | test | status | time (s) | note |', '|---|---|---|---|---|');
