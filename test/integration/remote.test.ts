@@ -109,6 +109,8 @@ async function gone(dir: string, ms = 20_000): Promise<string[]> {
 let sshd: Sshd;
 let knownHosts: string;
 test.before(async () => {
+  // These tests name their remote themselves.
+  for (const v of ['KL_REMOTE', 'KL_REMOTE_KEY']) delete process.env[v];
   sshd = await startSshd();
   // The host is listed with its real key: the run must present (and match) it.
   knownHosts = path.join(sshd.dir, 'known_hosts');
