@@ -2,7 +2,10 @@ import { execa, type Options } from 'execa';
 import { InfraError } from './errors.ts';
 import { log } from './log.ts';
 
-/** Quote an argv for display (metadata.json, --dry-run); never used to run anything. */
+/**
+ * Quote an argv for a POSIX shell: for display (metadata.json, --dry-run), and for the one
+ * place a command line must be a string, an SSH exec request (remote.ts). Local commands never go through a shell.
+ */
 export function shellQuote(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
