@@ -144,7 +144,7 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
   let signals = 0;
   const onSignal = (sig: string) => {
     signals++;
-    log(`${sig}: stopping the guest; run.json keeps status incomplete`);
+    log(`${sig}: stopping the run (make or the guest); run.json keeps status incomplete`);
     abort.abort();
     if (signals > 1) process.exit(EXIT.infra);
   };

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
 import { detectCrashes } from './crash.ts';
-import { UsageError } from './errors.ts';
+import { InfraError, UsageError } from './errors.ts';
 import { localHost, type Host } from './host.ts';
 import { parseFragment, parseConfigItem } from './kconfig.ts';
 import { parseKtap } from './ktap.ts';
@@ -139,14 +139,22 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     log(`run ${id}: results in ${dir}`);
   }
   const buildLog = path.join(dir, 'build.log');
+  // Ctrl-C / SIGTERM before the guest runs: stop at the next stage boundary (make itself is killed).
+  const interrupted = () => {
+    if (signal?.aborted) throw new InfraError('interrupted before the guest ran');
+  };
 
   const src = await timed(rec, 'source', () => sourceStage(r, opts.kernelSrc));
+  interrupted();
   const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
+  interrupted();
   const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, opts.debug, p.fragments));
+  interrupted();
   if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
   const build = await timed(rec, 'build', () =>
-    buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog }),
+    buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal }),
   );
+  interrupted();
   rec.kernel = {
     base: src.baseDesc,
     baseSha256: src.baseSha256,
@@ -160,6 +168,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
   };
   if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
   const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog));
+  interrupted();
 
   // Which tests run, which skip (requirements) and which cannot (suite failed to build).
   const preset: TestRecord[] = [];

@@ -17,6 +17,8 @@ export interface BuildInputs {
   configSha256: string;
   configCommand: string[];
   logFile: string;
+  /** aborts make (the run was interrupted) */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -66,7 +68,7 @@ export function buildFailureLine(logText: string): string | null {
 }
 
 /** Run make, streaming its output to the build log and printing progress every 30 s. */
-async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string): Promise<void> {
+async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string, signal?: AbortSignal): Promise<void> {
   rec.commands.push(argv);
   const out = fs.createWriteStream(logFile, { flags: 'a' });
   out.write(`$ (cd ${tree} && ${Object.entries(buildEnv()).map(([k, v]) => `${k}=${shellQuote([v])}`).join(' ')} ${shellQuote(argv)})\n`);
@@ -75,7 +77,7 @@ async function makeWithProgress(rec: Recorder, tree: string, argv: string[], log
   const started = Date.now();
   const timer = setInterval(() => log(`${what}: ${compiled} objects so far, ${Math.round((Date.now() - started) / 1000)} s (last: ${last})`), 30_000);
   try {
-    const proc = execa(argv[0]!, argv.slice(1), { cwd: tree, env: buildEnv(), all: true, reject: false, buffer: false });
+    const proc = execa(argv[0]!, argv.slice(1), { cwd: tree, env: buildEnv(), all: true, reject: false, buffer: false, ...(signal ? { cancelSignal: signal } : {}) });
     proc.all?.on('data', (chunk: Buffer) => {
       out.write(chunk);
       for (const line of chunk.toString().split('\n')) {
@@ -87,6 +89,7 @@ async function makeWithProgress(rec: Recorder, tree: string, argv: string[], log
       }
     });
     const r = await proc;
+    if (r.isCanceled) throw new InfraError(`${what} interrupted`);
     if (r.exitCode !== 0) {
       const why = buildFailureLine(fs.readFileSync(logFile, 'utf8'));
       throw new InfraError(`${what} failed (exit ${r.exitCode}): ${why ?? 'no error line found'}; see ${logFile}`);
@@ -118,8 +121,8 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   try {
-    await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build');
-    await makeWithProgress(rec, inp.tree, headers, inp.logFile, 'headers_install');
+    await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build', inp.signal);
+    await makeWithProgress(rec, inp.tree, headers, inp.logFile, 'headers_install', inp.signal);
   } catch (e) {
     // a failed build leaves nothing half-made in the cache
     fs.rmSync(tmp, { recursive: true, force: true });

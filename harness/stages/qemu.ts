@@ -177,6 +177,7 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
   const t0 = Date.now();
   let lastOutput = Date.now();
   let sizes = '';
+  if (signal?.aborted) throw new InfraError('interrupted before the guest started');
   const proc = await host.spawn(argv);
   const rl = readline.createInterface({ input: proc.stdout });
   rl.on('line', (line) => {
