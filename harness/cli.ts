@@ -156,7 +156,9 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     const t = record.tests[0];
     if (t?.log?.length) process.stdout.write(`${t.log.join('\n')}\n`);
   }
-  process.stdout.write(`${record.status.toUpperCase()}: ${record.reason ?? ''}\n  ${path.relative(process.cwd(), path.join(record.dir, 'summary.md'))}\n`);
+  const summary = path.join(record.dir, 'summary.md');
+  const shown = path.relative(process.cwd(), summary);
+  process.stdout.write(`${record.status.toUpperCase()}: ${record.reason ?? ''}\n  ${shown.startsWith('..') ? summary : shown}\n`);
   if (abort.signal.aborted) return EXIT.infra;
   return exitCode;
 }
