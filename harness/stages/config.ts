@@ -53,10 +53,11 @@ export function collectRequests(frags: FragmentInput[]): ConfigRequest[] {
 export async function configStage(rec: Recorder, tree: string, debug: boolean, frags: FragmentInput[], kconfigFilesCache?: string[]): Promise<ConfigResult> {
   const requests = effectiveRequests(collectRequests(frags));
   const outDir = outDirFor(tree, debug);
-  fs.mkdirSync(path.join(outDir, 'kl-fragments'), { recursive: true });
+  // A dry run only names the fragment files: it writes nothing into the tree.
+  if (!rec.dryRun) fs.mkdirSync(path.join(outDir, 'kl-fragments'), { recursive: true });
   const files = frags.map((f, i) => {
     const p = path.join(outDir, 'kl-fragments', `${String(i).padStart(2, '0')}-${path.basename(f.source).replace(/[^\w.-]/g, '_')}.config`);
-    fs.writeFileSync(p, f.text.endsWith('\n') ? f.text : `${f.text}\n`);
+    if (!rec.dryRun) fs.writeFileSync(p, f.text.endsWith('\n') ? f.text : `${f.text}\n`);
     return p;
   });
   const command = ['scripts/kconfig/merge_config.sh', '-n', '-O', outDir, ...files];

@@ -54,8 +54,14 @@ async function fromTarball(rec: Recorder, tarball: string): Promise<SourceResult
   const repo = path.join(paths.srcCache, sha.slice(0, 16));
   await withLock(`src-${sha.slice(0, 16)}`, async () => {
     if (fs.existsSync(path.join(repo, '.git', 'kl-ready'))) return;
-    log(`extracting ${tarball} (once; cached by sha256 ${sha.slice(0, 12)})`);
     const tmp = `${repo}.tmp`;
+    if (rec.dryRun) {
+      // Print what the extraction would run; create nothing (a dry run builds nothing).
+      await run(rec, ['tar', '-xf', tarball, '--strip-components=1', '-C', tmp]);
+      await run(rec, ['git', '-C', tmp, 'init', '-q', '-b', 'base']);
+      return;
+    }
+    log(`extracting ${tarball} (once; cached by sha256 ${sha.slice(0, 12)})`);
     fs.rmSync(tmp, { recursive: true, force: true });
     fs.mkdirSync(tmp, { recursive: true });
     await mustRun(rec, ['tar', '-xf', tarball, '--strip-components=1', '-C', tmp], { what: `extract ${tarball}` });
