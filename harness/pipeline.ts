@@ -206,11 +206,11 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     jobEnv.KL_EXEC = Buffer.from(opts.exec).toString('base64');
     jobEnv.KL_EXEC_TIMEOUT = String(Math.max(1, Math.floor(wallS)));
   }
-  if (!opts.dryRun) await jobInitrd(r, build.dir, image.cpio, jobEnv, initrd);
+  const job = opts.dryRun ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobEnv, initrd);
   let outcome: BootOutcome | null = null;
   try {
     outcome = await timed(rec, 'boot', () =>
-      boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale) }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host),
+      boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale) }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host),
     );
   } finally {
     fs.rmSync(initrd, { force: true });

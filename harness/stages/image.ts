@@ -162,7 +162,8 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
 }
 
 /** The per-run job, appended to the image as a second cpio archive. */
-export async function jobInitrd(rec: Recorder, buildDir: string, baseCpio: string, env: Record<string, string>, outFile: string): Promise<void> {
+/** Write base + job archive to outFile; returns the job archive alone (a remote host caches the base). */
+export async function jobInitrd(rec: Recorder, buildDir: string, baseCpio: string, env: Record<string, string>, outFile: string): Promise<Uint8Array> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-job-'));
   try {
     const envText = Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", `'\\''`)}'\n`).join('');
@@ -172,6 +173,7 @@ export async function jobInitrd(rec: Recorder, buildDir: string, baseCpio: strin
     if (r.exitCode !== 0) throw new InfraError('gen_init_cpio failed for the job archive');
     fs.copyFileSync(baseCpio, outFile);
     fs.appendFileSync(outFile, r.stdout as Uint8Array);
+    return r.stdout as Uint8Array;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@
 // ports (KTAP + status). Watchdogs: whole run, no output, per test.
 // QEMU runs on a Host: this machine, or (--remote) a KVM machine over SSH, where the
 // probe runs too and the KTAP and status streams are copied back as they grow.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -58,6 +59,8 @@ export interface BootSpec {
   cpus: number;
   runDir: string; // console.log, ktap.raw, status.raw, scratch.img land here
   extraCmdline?: string[];
+  /** initrd is base + job: a remote host keeps base in its cache and gets only job */
+  initrdParts?: { base: string; job: Uint8Array };
 }
 
 export function qemuArgv(b: BootSpec): string[] {
@@ -130,6 +133,48 @@ function remoteSpec(spec: BootSpec, dir: string): BootSpec {
   return { ...spec, kernel: path.join(dir, 'bzImage'), initrd: path.join(dir, 'initrd.cpio'), runDir: dir };
 }
 
+/**
+ * The remote's cache of kernels and initramfs images, by content: $XDG_CACHE_HOME (or
+ * ~/.cache)/kernel-lab-remote. Files unused for two days are removed on the way.
+ */
+async function remoteCache(host: Host): Promise<string> {
+  const script = 'd="${XDG_CACHE_HOME:-$HOME/.cache}/kernel-lab-remote" && mkdir -p "$d" && { find "$d" -type f -mmin +2880 -delete 2>/dev/null; printf %s "$d"; }';
+  const r = await host.run(['sh', '-c', script]);
+  const dir = r.stdout.trim();
+  if (r.exitCode !== 0 || !dir.startsWith('/')) throw new InfraError(`${host.label}: cannot make its cache directory: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  return dir;
+}
+
+const digests = new Map<string, string>(); // path:size:mtime → sha256
+
+async function sha256File(file: string): Promise<string> {
+  const st = fs.statSync(file);
+  const memo = `${file}:${st.size}:${st.mtimeMs}`;
+  const known = digests.get(memo);
+  if (known) return known;
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  const d = h.digest('hex');
+  digests.set(memo, d);
+  return d;
+}
+
+/** Put a file in the remote cache unless it is there already (same content): its remote path. */
+async function cachedPut(host: Host, cache: string, local: string): Promise<{ file: string; uploaded: boolean; size: number }> {
+  const size = fs.statSync(local).size;
+  const file = path.posix.join(cache, `${(await sha256File(local)).slice(0, 32)}-${path.basename(local)}`);
+  if ((await host.exists(file)) && (await host.size(file)) === size) {
+    await host.run(['touch', '--', file]);
+    return { file, uploaded: false, size };
+  }
+  // Upload under a private name and rename: a concurrent run never sees half a file.
+  const part = `${file}.${process.pid}.${Date.now()}.part`;
+  await host.putFile(local, part);
+  const mv = await host.run(['mv', '-f', '--', part, file]);
+  if (mv.exitCode !== 0) throw new InfraError(`${host.label}: cannot move ${part} into its cache: ${mv.stderr.trim()}`);
+  return { file, uploaded: true, size };
+}
+
 export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, signal?: AbortSignal, host: Host = localHost): Promise<BootOutcome> {
   if (rec.dryRun) {
     const argv = qemuArgv(host.remote ? remoteSpec(spec, '/tmp/kl-boot.XXXXXX') : spec);
@@ -142,11 +187,33 @@ export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, si
   const dir = await host.mkdtemp('kl-boot.');
   try {
     const remote = remoteSpec(spec, dir);
-    const mib = (fs.statSync(spec.kernel).size + fs.statSync(spec.initrd).size) / (1 << 20);
     const t0 = Date.now();
-    await host.putFile(spec.kernel, remote.kernel);
-    await host.putFile(spec.initrd, remote.initrd);
-    log(`uploaded bzImage and initramfs (${mib.toFixed(1)} MiB) to ${host.label}:${dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const cache = await remoteCache(host);
+    const sent: string[] = [];
+    const reused: string[] = [];
+    let bytes = 0;
+    const put = async (local: string, name: string): Promise<string> => {
+      const r = await cachedPut(host, cache, local);
+      (r.uploaded ? sent : reused).push(name);
+      if (r.uploaded) bytes += r.size;
+      return r.file;
+    };
+    remote.kernel = await put(spec.kernel, 'bzImage');
+    if (spec.initrdParts) {
+      const base = await put(spec.initrdParts.base, 'initramfs');
+      const job = path.join(dir, 'job.cpio');
+      await host.writeFile(job, spec.initrdParts.job);
+      sent.push('job archive');
+      bytes += spec.initrdParts.job.length;
+      const cat = await host.run(['sh', '-c', `cat ${shellQuote([base, job])} > ${shellQuote([remote.initrd])}`]);
+      if (cat.exitCode !== 0) throw new InfraError(`${host.label}: cannot assemble the initramfs in ${dir}: ${cat.stderr.trim().split('\n').pop() ?? ''}`);
+    } else {
+      remote.initrd = await put(spec.initrd, 'initramfs');
+    }
+    log(
+      `uploaded ${sent.join(', ') || 'nothing'} (${(bytes / (1 << 20)).toFixed(1)} MiB) to ${host.label}:${dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s` +
+        (reused.length ? `; ${reused.join(' and ')} from its cache ${cache}` : ''),
+    );
     if (signal?.aborted) throw new InfraError(`interrupted before the guest started on ${host.label}`);
     return await bootOn(rec, host, spec, remote, limits, signal);
   } finally {

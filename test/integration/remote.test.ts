@@ -144,6 +144,19 @@ test.serial('smoke on a remote host over SSH passes, and the run record says whe
   t.log(`remote smoke run: ${r.seconds.toFixed(1)} s (accel ${run.accel})`);
 });
 
+test.serial('the remote keeps kernels and images in its cache: booting them again uploads only the job archive', async (t) => {
+  // The smoke run above put this bzImage and initramfs in the remote's cache.
+  const r = await lab(['--patch', 'none', '--suite', 'smoke', ...remoteArgs()]);
+  t.is(r.exitCode, 0, r.stdout);
+  const line = /uploaded (.*) \(([\d.]+) MiB\) to .*; (.*) from its cache (\/\S+)/.exec(r.stderr);
+  t.truthy(line, r.stderr.split('\n').filter((l) => l.includes('uploaded')).join('\n'));
+  t.is(line![1], 'job archive');
+  t.true(Number(line![2]) < 1, `uploaded ${line![2]} MiB`);
+  t.is(line![3], 'bzImage and initramfs');
+  const cached = fs.readdirSync(line![4]!);
+  t.true(cached.some((f) => f.endsWith('-bzImage')) && !cached.some((f) => f.endsWith('.part')), cached.join(', '));
+});
+
 test.serial('the run\'s time limit kills the remote QEMU and removes its scratch directory', async (t) => {
   const r = await lab(['--patch', 'none', '--exec', 'sleep 100000', '--timeout', '30', ...remoteArgs()]);
   t.is(r.exitCode, 3, r.stdout);
