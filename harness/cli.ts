@@ -11,6 +11,7 @@ import { detectCrashes } from './crash.ts';
 import { EXIT, InfraError, UsageError, oneLine } from './errors.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
+import { buildEach } from './buildEach.ts';
 import { runLab } from './pipeline.ts';
 import { defaultRemoteKey } from './remote.ts';
 import type { RunOptions } from './types.ts';
@@ -22,7 +23,9 @@ const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/di
     [--dry-run] [--help]
 npm run lab -- triage <console.log>      # crash reports found in a console log, as JSON
 npm run lab -- list                      # patch sets and suites, with descriptions
-npm run lab -- bundle [results/latest]   # a run directory as <run-id>.tar.gz`;
+npm run lab -- bundle [results/latest]   # a run directory as <run-id>.tar.gz
+npm run lab -- build-each --patch <set[,set...]|path> [--debug] [--suite a,b] [--config F]...
+                                         # build the kernel after each patch: does the series bisect?`;
 
 function positiveInt(name: string) {
   return (v: string) => {
@@ -83,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
     list();
     return EXIT.pass;
   }
+  const eachMode = argv[0] === 'build-each';
+  if (eachMode) argv = argv.slice(1);
   const program = new Command('lab')
     .usage('--patch <set> [options]')
     .description('Build a patched kernel, boot it in QEMU, run the suites, report a verdict.')
@@ -140,6 +145,15 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     dryRun: o.dryRun,
     ...(remote !== undefined ? { remote, remoteKey: o.remoteKey ?? (process.env.KL_REMOTE_KEY || defaultRemoteKey()) } : {}),
   };
+  if (eachMode) {
+    if (opts.exec !== null || opts.dryRun || o.remote !== undefined || opts.compareBaseline) {
+      throw new UsageError('build-each builds, it boots nothing: --exec, --dry-run, --remote and --compare-baseline do not apply');
+    }
+    const each = await buildEach(opts);
+    const bad = each.results.find((x) => x.status === 'fail');
+    process.stdout.write(`${bad ? `FAIL: ${bad.set}/${bad.patch} does not build: ${bad.error}` : `PASS: all ${each.results.length} patches build`}\n  ${path.join(each.dir, 'summary.md')}\n`);
+    return each.exitCode;
+  }
   const abort = new AbortController();
   let signals = 0;
   const onSignal = (sig: string) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env zx
-// Nightly matrix: each patch set alone (against its baseline), the stack, the stack under
+// Nightly matrix: every patch builds (build-each), each patch set alone (against its baseline), the stack, the stack under
 // --debug, and the benchmarks. Every run gets a verdict; the matrix never stops early.
 // Output: results/nightly-<date>/matrix.md and matrix.json; exit 1 if any cell is not pass.
 import fs from 'node:fs';
@@ -20,6 +20,8 @@ const stack = sets.join(',');
 
 const cells = [
   { name: 'base', args: ['--patch', 'none'] },
+  // every patch of every set builds on its prefix (the series bisect)
+  ...(sets.length ? [{ name: `build-each:${stack}`, args: ['build-each', '--patch', stack] }] : []),
   ...sets.map((s) => ({ name: s, args: ['--patch', s, '--compare-baseline'] })),
   ...(sets.length > 1 ? [{ name: `stack:${stack}`, args: ['--patch', stack] }] : []),
   { name: `debug:${stack || 'none'}`, args: ['--patch', stack || 'none', '--debug'] },
@@ -35,6 +37,11 @@ for (const cell of cells) {
   try {
     run = JSON.parse(fs.readFileSync(path.join(dir, 'latest', 'run.json'), 'utf8'));
   } catch {}
+  if (!run && fs.existsSync(path.join(dir, 'latest', 'build-each.json'))) {
+    const each = JSON.parse(fs.readFileSync(path.join(dir, 'latest', 'build-each.json'), 'utf8')).results;
+    const bad = each.find((x) => x.status === 'fail');
+    run = { status: bad ? 'fail' : 'pass', reason: bad ? `${bad.set}/${bad.patch} does not build: ${bad.error}` : `all ${each.length} patches build` };
+  }
   rows.push({ cell: cell.name, exitCode: p.exitCode, status: run?.status ?? 'error', reason: run?.reason ?? p.stderr.trim().split('\n').pop(), minutes: ((Date.now() - t0) / 60000).toFixed(1) });
 }
 fs.writeFileSync(path.join(out, 'matrix.json'), JSON.stringify(rows, null, 2));

@@ -68,7 +68,7 @@ export function buildFailureLine(logText: string): string | null {
 }
 
 /** Run make, streaming its output to the build log and printing progress every 30 s. */
-async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string, signal?: AbortSignal): Promise<void> {
+export async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string, signal?: AbortSignal): Promise<void> {
   rec.commands.push(argv);
   const out = fs.createWriteStream(logFile, { flags: 'a' });
   out.write(`$ (cd ${tree} && ${Object.entries(buildEnv()).map(([k, v]) => `${k}=${shellQuote([v])}`).join(' ')} ${shellQuote(argv)})\n`);

@@ -15,6 +15,8 @@ test('unknown flag, unknown set, unknown suite, bad numbers and exclusive option
     [[], /--patch is required/],
     [['--patch', 'none', '--kernel-src', '/no/such/tree'], /--kernel-src \/no\/such\/tree: no such file or directory/],
     [['--patch', 'none', '--kernel-src', 'harness'], /--kernel-src harness is not a kernel tree/],
+    [['build-each', '--patch', 'none'], /build-each needs a patch series/],
+    [['build-each', '--patch', 'fused', '--dry-run'], /build-each builds, it boots nothing/],
   ];
   for (const [args, re] of cases) {
     const r = await lab(args);
