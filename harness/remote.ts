@@ -340,7 +340,9 @@ function makeHost(target: RemoteTarget, first: Conn, reopen: () => Promise<Conn>
       await call<void>(`upload ${path.basename(localFile)}`, (s, cb) => s.fastPut(localFile, file, cb));
     },
     async writeFile(file, data) {
-      await call<void>(`write ${file}`, (s, cb) => s.writeFile(file, data as Buffer, cb));
+      // ssh2 writes anything but a Buffer as a string ('' + data): a Uint8Array would become "1,2,3"
+      const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      await call<void>(`write ${file}`, (s, cb) => s.writeFile(file, buf, cb));
     },
     async truncate(file, bytes) {
       await call<void>(`truncate ${file}`, (s, cb) => s.setstat(file, { size: bytes }, cb));
