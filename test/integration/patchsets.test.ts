@@ -1,8 +1,11 @@
 // Every patch set of ours, end to end: applies alone to the base, passes checkpatch
-// --strict, and the stacked kernel passes every suite the sets name (none skipped).
+// --strict, the stacked kernel passes every suite the sets name (none skipped), and every
+// patch builds on its own prefix.
+import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
+import type { PatchBuild } from '../../harness/buildEach.ts';
 import { listPatchSets, loadPatchSet } from '../../harness/catalog.ts';
 import { patchesStage } from '../../harness/stages/patches.ts';
 import { sourceStage } from '../../harness/stages/source.ts';
@@ -51,4 +54,14 @@ test.serial('the stacked kernel carrying every set passes all their suites, none
   t.deepEqual(unexpected, [], 'only tests of the sets\' features change status');
   t.true(base.differences.some((d) => d.test === 'ublk/fio_verify_loop_fused_zc'), 'fused-zc skips on the base');
   t.log(`${run.tests.length} tests on ${stack} in ${r.seconds.toFixed(0)} s; ${base.differences.length} skip on the base`);
+});
+
+test.serial('every patch of every set builds on its own prefix of the stack (the series bisect)', async (t) => {
+  // After the stacked run above: same .config, so ccache and the incremental out dir make it minutes.
+  const r = await lab(['build-each', '--patch', sets.join(',')]);
+  t.is(r.exitCode, 0, `${r.stdout}\n${r.stderr.split('\n').slice(-10).join('\n')}`);
+  const out = JSON.parse(fs.readFileSync(path.join(r.dir!, 'build-each.json'), 'utf8')) as { results: PatchBuild[] };
+  t.is(out.results.length, sets.reduce((n, s) => n + loadPatchSet(s).patches.length, 0));
+  t.deepEqual(out.results.filter((x) => x.status !== 'pass').map((x) => `${x.set}/${x.patch}: ${x.error}`), []);
+  t.log(`build-each of ${out.results.length} patches: ${r.seconds.toFixed(0)} s`);
 });
