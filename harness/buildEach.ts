@@ -90,7 +90,7 @@ export async function buildEach(opts: RunOptions): Promise<BuildEachResult> {
     // The .config of the whole series (as a lab run makes it), kept aside for every step.
     await resetToBase(r, tree, base);
     for (const { set, file } of all) await applyOne(r, tree, set, file);
-    const cfg = await configStage(r, tree, opts.debug, p.fragments);
+    const cfg = await configStage(r, tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments);
     const wanted = path.join(cfg.outDir, 'kl-each.config');
     fs.copyFileSync(cfg.dotConfig, wanted);
     fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));

@@ -18,7 +18,7 @@ import type { RunOptions } from './types.ts';
 
 const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/dir> [--suite a,b]
     [--exec "<guest shell command>"] [--config FRAGMENT]... [--config-item CONFIG_X=y]...
-    [--debug] [--compare-baseline] [--kernel-src DIR|TARBALL] [--results DIR]
+    [--debug] [--kmemleak] [--compare-baseline] [--kernel-src DIR|TARBALL] [--results DIR]
     [--timeout SECONDS] [--memory MiB] [--cpus N] [--remote user@host[:port] [--remote-key KEY]]
     [--dry-run] [--help]
 npm run lab -- triage <console.log>      # crash reports found in a console log, as JSON
@@ -97,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--config <fragment>', 'extra Kconfig fragment (repeatable)', collect, [])
     .option('--config-item <CONFIG_X=y>', 'extra Kconfig item (repeatable)', collect, [])
     .option('--debug', 'debug kernel: KASAN, lockdep, KFENCE, UBSAN, hung-task and soft-lockup detection', false)
+    .option('--kmemleak', 'kmemleak kernel: leaks found after each suite are kernel reports (combines with --debug)', false)
     .option('--compare-baseline', 'also run on the unpatched base and report differences', false)
     .option('--kernel-src <dir|tarball>', 'kernel source instead of Debian\'s linux-source-6.12 (never modified)')
     .option('--results <dir>', 'where run directories go', path.join(paths.repoRoot, 'results'))
@@ -136,6 +137,7 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     configFragments: o.config,
     configItems: o.configItem,
     debug: o.debug,
+    kmemleak: o.kmemleak,
     compareBaseline: o.compareBaseline,
     kernelSrc: o.kernelSrc ?? null,
     resultsDir: path.resolve(o.results),

@@ -49,6 +49,22 @@ export function guiltyFrame(report: string[]): string | null {
   return null;
 }
 
+// kmemleak backtraces: "[<ffffffff8123abcd>] func+0x1e/0x40" (or without the address);
+// the allocator's own frames come first and say nothing about who leaked.
+const LEAK_FRAME = /^\s*(?:\[<[0-9a-f]+>\]\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+const ALLOC_FRAMES = /^(kmemleak_|__?kmalloc|kmem_cache_alloc|__kmem_cache_alloc|kzalloc|kcalloc|krealloc|__?kvmalloc|kvzalloc|kvcalloc|kmemdup|kstrdup|slab_|__slab_|___slab_|__do_kmalloc|__?vmalloc|vzalloc|__?alloc_pages|alloc_slab|new_slab|mempool_alloc|__?kasan_|trace_kmalloc)/;
+
+/** The frame that allocated a leaked object: the first backtrace frame outside the allocator. */
+export function leakFrame(report: string[]): string | null {
+  const bt = report.findIndex((l) => /^\s*backtrace/.test(l));
+  if (bt < 0) return null;
+  for (const l of report.slice(bt + 1)) {
+    const f = LEAK_FRAME.exec(l);
+    if (f && !ALLOC_FRAMES.test(f[1]!)) return normaliseFunc(f[1]!);
+  }
+  return null;
+}
+
 const inFrame = (prefix: string) => (_m: RegExpExecArray, r: string[]) => {
   const f = guiltyFrame(r);
   return f ? `${prefix} in ${f}` : prefix;
@@ -72,6 +88,7 @@ export const FORMATS: Format[] = [
   { type: 'BUG', header: /^BUG: (.+)/, title: (m) => `BUG: ${m[1]}` },
   { type: 'Oops', header: /^Oops: (general protection fault|stack segment|invalid opcode|divide error|int3)?/, title: (m, r) => { const f = guiltyFrame(r); return `${m[1] ?? 'Oops'}${f ? ` in ${f}` : ''}`; } },
   { type: 'Oops', header: /^(general protection fault|stack segment|invalid opcode|divide error)(?:, probably for non-canonical address| in)?/, title: (m, r) => { const f = guiltyFrame(r); return `${m[1]}${f ? ` in ${f}` : ''}`; } },
+  { type: 'kmemleak', header: /^unreferenced object 0x[0-9a-f]+ \(size \d+\):/, title: (_m, r) => { const f = leakFrame(r); return f ? `memory leak in ${f}` : 'memory leak'; } },
   { type: 'panic', header: /^Kernel panic - not syncing: (.*)/, title: (m) => `kernel panic: ${m[1]!.replace(/^Fatal exception.*$/, 'Fatal exception')}`, fatal: true },
 ];
 

@@ -58,7 +58,7 @@ export function plan(opts: RunOptions): Plan {
     suiteNames = opts.suites ?? [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => s.defaultSuites)])];
   }
   const suites = suiteNames.map(loadSuite);
-  const fragments: FragmentInput[] = fragmentFiles({ debug: opts.debug });
+  const fragments: FragmentInput[] = fragmentFiles({ debug: opts.debug, kmemleak: opts.kmemleak ?? false });
   for (const s of sets) {
     if (s.configFragment) fragments.push({ source: path.relative(paths.repoRoot, s.configFragment), text: fs.readFileSync(s.configFragment, 'utf8') });
   }
@@ -148,7 +148,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
   interrupted();
   const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
   interrupted();
-  const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, opts.debug, p.fragments));
+  const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments));
   interrupted();
   if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
   const build = await timed(rec, 'build', () =>
@@ -201,6 +201,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     KL_CPUS: String(opts.cpus),
     KL_SUITE_LIST: guestSuites.map((s) => s.name).join(' '),
     KL_SKIP: ` ${skipArgs.join(' ')} `,
+    KL_KMEMLEAK: opts.kmemleak ? '1' : '0',
   };
   if (opts.exec !== null) {
     jobEnv.KL_EXEC = Buffer.from(opts.exec).toString('base64');

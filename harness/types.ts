@@ -10,6 +10,7 @@ export interface RunOptions {
   configFragments: string[];
   configItems: string[];
   debug: boolean;
+  kmemleak?: boolean; // kmemleak kernel; the agent scans after each suite
   compareBaseline: boolean;
   kernelSrc: string | null;
   resultsDir: string;

@@ -1,6 +1,6 @@
 #!/usr/bin/env zx
-// Nightly matrix: every patch builds (build-each), each patch set alone (against its baseline), the stack, the stack under
-// --debug, and the benchmarks. Every run gets a verdict; the matrix never stops early.
+// Nightly matrix: every patch builds (build-each), each patch set alone (against its
+// baseline), the stack, the stack with --kmemleak, the stack under --debug, and the benchmarks. Every run gets a verdict; the matrix never stops early.
 // Output: results/nightly-<date>/matrix.md and matrix.json; exit 1 if any cell is not pass.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,6 +25,7 @@ const cells = [
   ...sets.map((s) => ({ name: s, args: ['--patch', s, '--compare-baseline'] })),
   ...(sets.length > 1 ? [{ name: `stack:${stack}`, args: ['--patch', stack] }] : []),
   { name: `debug:${stack || 'none'}`, args: ['--patch', stack || 'none', '--debug'] },
+  { name: `kmemleak:${stack || 'none'}`, args: ['--patch', stack || 'none', '--kmemleak'] },
   ...(benches.length ? [{ name: 'bench', args: ['--patch', stack || 'none', '--suite', benches.join(',')] }] : []),
 ];
 

@@ -22,19 +22,26 @@ export interface ConfigResult {
   command: string[];
 }
 
-export function buildVariant(debug: boolean): string {
-  return debug ? 'debug' : 'default';
+export interface Checkers {
+  debug: boolean; // KASAN, KFENCE, UBSAN, lockdep...
+  kmemleak?: boolean;
 }
 
-export function outDirFor(tree: string, debug: boolean): string {
+/** Each kind of kernel gets its own out dir, so switching kinds never rebuilds from scratch. */
+export function buildVariant(c: Checkers): string {
+  return [c.debug ? 'debug' : '', c.kmemleak ? 'kmemleak' : ''].filter(Boolean).join('-') || 'default';
+}
+
+export function outDirFor(tree: string, c: Checkers): string {
   // A direct child of the tree: Kbuild then uses a relative srctree (..), so ccache
   // hits across the base and patched worktrees.
-  return path.join(tree, `kl-out-${buildVariant(debug)}`);
+  return path.join(tree, `kl-out-${buildVariant(c)}`);
 }
 
-export function fragmentFiles(opts: { debug: boolean }): FragmentInput[] {
+export function fragmentFiles(opts: Checkers): FragmentInput[] {
   const list = [path.join(paths.kconfig, 'base.config')];
   if (opts.debug) list.push(path.join(paths.kconfig, 'debug.config'));
+  if (opts.kmemleak) list.push(path.join(paths.kconfig, 'kmemleak.config'));
   return list.map((f) => ({ source: path.relative(paths.repoRoot, f), text: fs.readFileSync(f, 'utf8') }));
 }
 
@@ -50,9 +57,9 @@ export function collectRequests(frags: FragmentInput[]): ConfigRequest[] {
   return all;
 }
 
-export async function configStage(rec: Recorder, tree: string, debug: boolean, frags: FragmentInput[], kconfigFilesCache?: string[]): Promise<ConfigResult> {
+export async function configStage(rec: Recorder, tree: string, checkers: Checkers, frags: FragmentInput[], kconfigFilesCache?: string[]): Promise<ConfigResult> {
   const requests = effectiveRequests(collectRequests(frags));
-  const outDir = outDirFor(tree, debug);
+  const outDir = outDirFor(tree, checkers);
   // A dry run only names the fragment files: it writes nothing into the tree.
   if (!rec.dryRun) fs.mkdirSync(path.join(outDir, 'kl-fragments'), { recursive: true });
   const files = frags.map((f, i) => {

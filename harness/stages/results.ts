@@ -111,7 +111,7 @@ export function summaryMarkdown(rec: RunRecord): string {
   lines.push(`# kernel-lab run ${rec.id}: **${rec.status.toUpperCase()}**`, '');
   if (rec.reason) lines.push(`${rec.reason}`, '');
   lines.push(`- kernel: ${k?.version ?? '?'} from ${k?.base ?? '?'}; patches: ${k && k.patches.length > 0 ? [...new Set(k.patches.map((p) => p.set))].join(', ') + ` (${k.patches.length})` : 'none'}; build ${k?.buildKey ?? '?'}${k?.cached ? ' (cached)' : ''}`);
-  lines.push(`- accel: ${rec.accel ?? '?'}${rec.accel === 'tcg' ? ' (software emulation: timings are TCG figures)' : ''}; debug kernel: ${rec.options.debug ? 'yes' : 'no'}`);
+  lines.push(`- accel: ${rec.accel ?? '?'}${rec.accel === 'tcg' ? ' (software emulation: timings are TCG figures)' : ''}; debug kernel: ${rec.options.debug ? 'yes' : 'no'}${rec.options.kmemleak ? '; kmemleak: scanned after each suite' : ''}`);
   if (rec.remote) {
     const r = rec.remote;
     lines.push(`- guest host: ${r.target} over SSH (accel ${r.accel ?? '?'}; ${r.qemu}; host key ${r.hostKey}${r.knownHost ? '' : ', not in known_hosts'})`);

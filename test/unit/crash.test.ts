@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { detectCrashes, normaliseFunc, normaliseTitle, stripPrefixes } from '../../harness/crash.ts';
+import { detectCrashes, leakFrame, normaliseFunc, normaliseTitle, stripPrefixes } from '../../harness/crash.ts';
 import { repoRoot } from '../../harness/paths.ts';
 
 interface Expected {
@@ -34,4 +34,14 @@ test('the same bug gets the same title whatever the addresses, pids and clones',
 test('a clean boot log has no reports; a kl marker line naming BUG is not a report', (t) => {
   const log = '[host 1.0] [    0.000000][    T0] Linux version 6.12.117\n[host 1.1] [    1.0][    T1] kl: test-start uring/BUG_is_in_a_name\n[host 1.2] [    1.1][    T1] kl: test-end uring/BUG_is_in_a_name rc=0\n';
   t.deepEqual(detectCrashes(log), []);
+});
+
+test('kmemleak: the allocating frame names the leak, with or without [<address>]; one record per site, counted', (t) => {
+  t.is(leakFrame(['unreferenced object 0xffff888002ec88a0 (size 96):', '  backtrace (crc 42edcaf6):', '    [<ffffffff812b4f4e>] __kmalloc_cache_noprof+0x10b/0x1e0', '    [<ffffffff81501234>] ublk_io_buf_get.isra.0+0x1e/0x40']), 'ublk_io_buf_get');
+  t.is(leakFrame(['unreferenced object 0x1 (size 8):', '  backtrace (crc 1):', '    kmemleak_alloc+0x4a/0x80', '    kmem_cache_alloc_noprof+0x10/0x20', '    io_alloc_req+0x1e/0x40']), 'io_alloc_req');
+  t.is(leakFrame(['unreferenced object 0x1 (size 8):', '  comm "x", pid 1, jiffies 1']), null);
+  const got = detectCrashes(fs.readFileSync(path.join(dir, 'kmemleak_nop.log'), 'utf8'));
+  t.is(got.length, 1);
+  t.is(got[0]!.count, 8, 'eight NOPs, eight leaked objects, one report');
+  t.false(got[0]!.fatal);
 });
