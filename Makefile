@@ -3,7 +3,7 @@
 #   make test   unit + integration tests (real kernels in QEMU)
 SHELL := /bin/bash
 PATCH ?= none
-DEB_PACKAGES := linux-source-6.12 qemu-system-x86 build-essential bc bison flex libelf-dev libssl-dev \
+DEB_PACKAGES := qemu-system-x86 build-essential bc bison flex libelf-dev libssl-dev \
 	ccache busybox-static liburing-dev fio dwarves clang llvm lld libbpf-dev bpftool cpio \
 	e2fsprogs kmod rsync xz-utils zstd git python3 perl util-linux openssh-client openssh-server
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PatchSet } from './catalog.ts';
 import { InfraError, UsageError } from './errors.ts';
+import { GIT_ID } from './git.ts';
 import { mustRun, run, type Recorder } from './exec.ts';
 import { withLock } from './lock.ts';
 import { log } from './log.ts';
@@ -14,12 +15,11 @@ import { paths } from './paths.ts';
 import { plan } from './pipeline.ts';
 import { makeArgv, makeWithProgress } from './stages/build.ts';
 import { configStage } from './stages/config.ts';
-import { describeAmFailure, patchSubject } from './stages/patches.ts';
+import { describeAmFailure, patchSubject, primeBlobs } from './stages/patches.ts';
 import { createRunDir, newRunId } from './stages/results.ts';
 import { sourceStage } from './stages/source.ts';
 import type { RunOptions } from './types.ts';
 
-const GIT_ID = ['-c', 'user.name=kernel-lab', '-c', 'user.email=kernel-lab@example.com', '-c', 'commit.gpgsign=false'];
 
 export interface PatchBuild {
   set: string;
@@ -69,7 +69,7 @@ export async function buildEach(opts: RunOptions): Promise<BuildEachResult> {
   const p = plan(opts);
   if (p.sets.length === 0) throw new UsageError('build-each needs a patch series', 'give --patch <set[,set...]|path>');
   const r: Recorder = { commands: [], dryRun: false };
-  const src = await sourceStage(r, opts.kernelSrc);
+  const src = await sourceStage(r, opts.kernelSrc, p.base);
   const base = (await mustRun(r, ['git', '-C', src.repo, 'rev-parse', 'HEAD'], { what: 'git rev-parse (base)' })).trim();
   const id = newRunId('build-each');
   const dir = createRunDir(opts.resultsDir, id, true);
@@ -87,6 +87,7 @@ export async function buildEach(opts: RunOptions): Promise<BuildEachResult> {
       await mustRun(r, ['git', '-C', src.repo, 'worktree', 'prune'], { what: 'git worktree prune' });
       await mustRun(r, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, base], { what: 'git worktree add (build-each tree)' });
     }
+    if (p.sets.length > 1) await primeBlobs(r, src.repo, p.sets);
     // The .config of the whole series (as a lab run makes it), kept aside for every step.
     await resetToBase(r, tree, base);
     for (const { set, file } of all) await applyOne(r, tree, set, file);

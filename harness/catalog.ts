@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { readPin, type BasePin } from './base.ts';
 import { UsageError } from './errors.ts';
 import { paths } from './paths.ts';
 
@@ -13,6 +14,7 @@ export interface PatchSet {
   defaultSuites: string[];
   description: string;
   features: string[];
+  base: BasePin | null; // the base it is written against (base.json); null: follows the others
 }
 
 function readLines(file: string): string[] {
@@ -49,7 +51,7 @@ export function loadPatchSet(spec: string): PatchSet {
     const p = path.resolve(spec);
     if (!fs.existsSync(p)) throw new UsageError(`--patch ${spec}: no such file or directory`);
     if (fs.statSync(p).isDirectory()) return loadSetDir(path.basename(p), p, false);
-    return { name: path.basename(p), dir: path.dirname(p), patches: [p], configFragment: null, defaultSuites: [], description: 'user mbox', features: [] };
+    return { name: path.basename(p), dir: path.dirname(p), patches: [p], configFragment: null, defaultSuites: [], description: 'user mbox', features: [], base: null };
   }
   const known = listPatchSets();
   throw new UsageError(`unknown patch set '${spec}'`, `known sets: ${['none', ...known].join(', ')}; or give a path to an mbox or a patch directory`);
@@ -74,6 +76,8 @@ function loadSetDir(name: string, dir: string, ours: boolean): PatchSet {
   const frag = path.join(dir, 'config');
   const suitesFile = path.join(dir, 'suites');
   const featuresFile = path.join(dir, 'features');
+  const baseFile = path.join(dir, 'base.json');
+  if (ours && !fs.existsSync(baseFile)) throw new UsageError(`${dir} has no base.json`, 'pin the base the set is written against: copy kernel-patches/base.json and edit it');
   return {
     name,
     dir,
@@ -83,6 +87,7 @@ function loadSetDir(name: string, dir: string, ours: boolean): PatchSet {
     description: firstParagraph(path.join(dir, 'README.md')),
     // A set provides the feature named after it, plus any listed in its features file.
     features: ours ? [name, ...(fs.existsSync(featuresFile) ? readLines(featuresFile) : [])] : [],
+    base: fs.existsSync(baseFile) ? readPin(baseFile) : null,
   };
 }
 

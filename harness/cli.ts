@@ -13,17 +13,21 @@ import { log } from './log.ts';
 import { paths } from './paths.ts';
 import { buildEach } from './buildEach.ts';
 import { runLab } from './pipeline.ts';
+import { formatLine, rebaseCheck } from './rebaseCheck.ts';
 import { defaultRemoteKey } from './remote.ts';
 import type { RunOptions } from './types.ts';
 
 const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/dir> [--suite a,b]
     [--exec "<guest shell command>"] [--config FRAGMENT]... [--config-item CONFIG_X=y]...
-    [--debug] [--kmemleak] [--compare-baseline] [--kernel-src DIR|TARBALL] [--results DIR]
+    [--debug] [--kmemleak] [--compare-baseline] [--base VERSION|latest|installed]
+    [--kernel-src DIR|TARBALL] [--results DIR]
     [--timeout SECONDS] [--memory MiB] [--cpus N] [--remote user@host[:port] [--remote-key KEY]]
     [--dry-run] [--help]
 npm run lab -- triage <console.log>      # crash reports found in a console log, as JSON
 npm run lab -- list                      # patch sets and suites, with descriptions
 npm run lab -- bundle [results/latest]   # a run directory as <run-id>.tar.gz
+npm run lab -- rebase-check [--base latest|VERSION] [--patch set,...]
+                                         # do our sets apply to another base? (default: the newest in the archive)
 npm run lab -- build-each --patch <set[,set...]|path> [--debug] [--suite a,b] [--config F]...
                                          # build the kernel after each patch: does the series bisect?`;
 
@@ -71,6 +75,29 @@ function list(): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+async function rebaseCheckCommand(argv: string[]): Promise<number> {
+  const cmd = new Command('rebase-check')
+    .option('--base <version|latest>', 'the base to check against', 'latest')
+    .option('--patch <sets>', 'the sets to check (default: every set of ours)', csv)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .allowExcessArguments(false);
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return EXIT.pass;
+      throw new UsageError(`rebase-check: ${err.message.replace(/^error: /, '')}`, 'npm run lab -- rebase-check [--base latest|VERSION] [--patch set,...]');
+    }
+    throw err;
+  }
+  const o = cmd.opts();
+  const r = await rebaseCheck({ base: o.base, patch: o.patch ?? null });
+  process.stdout.write(`base ${r.base} (pinned: ${r.pinned.join(', ')})\n${r.lines.map(formatLine).join('\n')}\n`);
+  // A conflict is the sets' news, not the lab's failure: exit 1, like a failing test.
+  return r.lines.some((l) => l.result.status === 'conflict') ? EXIT.fail : EXIT.pass;
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'triage') {
     if (argv.length !== 2) throw new UsageError('triage takes exactly one console log', 'npm run lab -- triage results/latest/console.log');
@@ -86,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
     list();
     return EXIT.pass;
   }
+  if (argv[0] === 'rebase-check') return rebaseCheckCommand(argv.slice(1));
   const eachMode = argv[0] === 'build-each';
   if (eachMode) argv = argv.slice(1);
   const program = new Command('lab')
@@ -99,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--debug', 'debug kernel: KASAN, lockdep, KFENCE, UBSAN, hung-task and soft-lockup detection', false)
     .option('--kmemleak', 'kmemleak kernel: leaks found after each suite are kernel reports (combines with --debug)', false)
     .option('--compare-baseline', 'also run on the unpatched base and report differences', false)
+    .option('--base <version|latest|installed>', 'Debian linux-source-6.12 version to build on instead of the sets\' pin (base.json): a version apt-cache madison lists, latest, or installed (/usr/src)')
     .option('--kernel-src <dir|tarball>', 'kernel source instead of Debian\'s linux-source-6.12 (never modified)')
     .option('--results <dir>', 'where run directories go', path.join(paths.repoRoot, 'results'))
     .option('--timeout <seconds>', 'wall-clock limit for the guest run', positiveInt('--timeout'))
@@ -140,6 +169,7 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     kmemleak: o.kmemleak,
     compareBaseline: o.compareBaseline,
     kernelSrc: o.kernelSrc ?? null,
+    ...(o.base !== undefined ? { base: o.base } : {}),
     resultsDir: path.resolve(o.results),
     timeoutS: o.timeout ?? null,
     memoryMiB: o.memory,

@@ -1,5 +1,6 @@
 import { execa, type Options } from 'execa';
 import { InfraError } from './errors.ts';
+import { GIT_ENV } from './git.ts';
 import { log } from './log.ts';
 
 /**
@@ -31,7 +32,10 @@ export async function run(
   }
   const { what, ...execaOpts } = opts;
   try {
-    const r = await execa(argv[0]!, argv.slice(1), { ...execaOpts, reject: false, stripFinalNewline: true });
+    // stdin closed: a child that would prompt (git, apt-get, ssh) fails instead of hanging.
+    const env = argv[0] === 'git' ? { ...GIT_ENV, ...(execaOpts.env ?? {}) } : execaOpts.env;
+    const r = await execa(argv[0]!, argv.slice(1), { stdin: 'ignore', ...execaOpts, env, reject: false, stripFinalNewline: true });
+    if (r.timedOut) throw new InfraError(`${what ?? argv[0]} did not finish within ${Math.round(Number(execaOpts.timeout) / 1000)} s`);
     if (r.exitCode === undefined && r.failed) {
       throw new InfraError(`${what ?? argv[0]} could not run: ${r.shortMessage}`);
     }

@@ -13,10 +13,10 @@ export const paths = {
   images: path.join(repoRoot, 'images'),
   kconfig: path.join(repoRoot, 'harness', 'kconfig'),
   srcCache: path.join(cacheRoot, 'src'),
+  baseCache: path.join(cacheRoot, 'base'), // fetched .deb scratch and version→sha256 records
   trees: path.join(cacheRoot, 'trees'),
   builds: path.join(cacheRoot, 'builds'),
   imageCache: path.join(cacheRoot, 'images'),
   ccache: path.join(cacheRoot, 'ccache'),
   locks: path.join(cacheRoot, 'locks'),
-  defaultTarball: '/usr/src/linux-source-6.12.tar.xz',
 };

@@ -2,6 +2,7 @@
 // results → report. Each stage adds to one RunRecord; run.json is rewritten after each.
 import fs from 'node:fs';
 import path from 'node:path';
+import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
 import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
 import { detectCrashes } from './crash.ts';
 import { InfraError, UsageError } from './errors.ts';
@@ -40,6 +41,7 @@ export interface Plan {
   fragments: FragmentInput[];
   features: string[];
   remote: RemoteTarget | null;
+  base: BaseRequest;
 }
 
 /** Parse and check all input before anything is built: bad input is a usage error. */
@@ -52,6 +54,8 @@ export function plan(opts: RunOptions): Plan {
   if (opts.exec !== null && opts.suites !== null) throw new UsageError('--exec and --suite are exclusive', 'run the command, or the suites');
   if (opts.exec !== null && opts.exec.trim() === '') throw new UsageError('--exec needs a command');
   if (opts.kernelSrc !== null) checkKernelSrc(opts.kernelSrc);
+  if (opts.base !== undefined && opts.kernelSrc !== null) throw new UsageError('--base and --kernel-src are exclusive', 'a --kernel-src tree is its own base');
+  const base: BaseRequest = { pin: commonPin(sets), want: opts.base !== undefined ? parseBaseOption(opts.base) : { kind: 'pin' } };
   const remote = opts.remote !== undefined ? checkRemote(opts.remote, opts.remoteKey) : null;
   let suiteNames: string[] = [];
   if (opts.exec === null) {
@@ -79,7 +83,7 @@ export function plan(opts: RunOptions): Plan {
     }
     fragments.push({ source: '--config-item', text: opts.configItems.map((i) => (/=n$/.test(i) ? `# ${i.slice(0, -2)} is not set` : i)).join('\n') });
   }
-  return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))], remote };
+  return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))], remote, base };
 }
 
 async function timed<T>(rec: RunRecord, stage: string, fn: () => Promise<T>): Promise<T> {
@@ -144,7 +148,9 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     if (signal?.aborted) throw new InfraError('interrupted before the guest ran');
   };
 
-  const src = await timed(rec, 'source', () => sourceStage(r, opts.kernelSrc));
+  const src = await timed(rec, 'source', () => sourceStage(r, opts.kernelSrc, p.base));
+  rec.base = { desc: src.baseDesc, version: src.version, sha256: src.baseSha256, debian: src.debian };
+  if (src.debian && !src.debian.pinned) log(`base ${src.debian.version} is not the pinned ${src.debian.pin.version} (${src.debian.pin.file})`);
   interrupted();
   const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
   interrupted();
@@ -249,8 +255,9 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
 
   if (opts.compareBaseline && p.sets.length > 0) {
     log('--compare-baseline: the same run on the unpatched base');
-    // The same suites as the patched run, not the base's own default.
-    const base = await runLab({ ...opts, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'), host);
+    // The same suites as the patched run, on exactly the same base version.
+    const sameBase = rec.base?.debian ? { base: rec.base.debian.asked === 'installed' ? 'installed' : rec.base.debian.version } : {};
+    const base = await runLab({ ...opts, ...sameBase, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'), host);
     rec.baseline = { runDir: base.record.dir, status: base.record.status, ...compareRuns(rec, base.record) };
   }
 

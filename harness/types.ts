@@ -21,6 +21,7 @@ export interface RunOptions {
   label?: string; // e.g. "baseline" for the comparison run
   remote?: string; // user@host[:port]: boot the guest there, over SSH (absent: here)
   remoteKey?: string; // the private key for remote
+  base?: string; // --base: a Debian version, latest or installed (absent: the sets' pin)
 }
 
 export interface PatchRecord {
@@ -70,6 +71,7 @@ export interface RunRecord {
   startedAt: string;
   finishedAt?: string;
   timings: Record<string, number>;
+  base?: BaseRecord; // the kernel source, known once the source stage ran
   kernel?: KernelRecord;
   accel?: Accel; // of the machine the guest ran on
   remote?: RemoteRecord; // the guest ran on another machine, over SSH
@@ -78,6 +80,23 @@ export interface RunRecord {
   crashes: CrashRecord[];
   commands: string[][]; // every external command the run executed (or would, with --dry-run)
   baseline?: { runDir: string; status: RunStatus; differences: BaselineDiff[]; newCrashes: CrashRecord[] };
+}
+
+/** Which Debian source the base came from, and whether it is the one the sets pin. */
+export interface DebianBase {
+  package: string;
+  version: string;
+  sha256: string;
+  pinned: boolean; // the run used the pinned version (same sha256)
+  pin: { version: string; sha256: string; file: string };
+  asked: string; // pin, latest, installed, or the --base version
+}
+
+export interface BaseRecord {
+  desc: string; // e.g. "linux-source-6.12 6.12.118-1~deb12u1 (sha256 c93391b6a488)"
+  version: string; // the tree's own version (Makefile)
+  sha256: string; // of the tarball (or a digest of a user's tree)
+  debian: DebianBase | null; // null: --kernel-src
 }
 
 export interface RemoteRecord {

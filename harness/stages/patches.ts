@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PatchSet } from '../catalog.ts';
 import { UsageError } from '../errors.ts';
+import { GIT_ID } from '../git.ts';
 import { mustRun, run, type Recorder } from '../exec.ts';
 import { withLock } from '../lock.ts';
 import { log } from '../log.ts';
@@ -13,7 +14,6 @@ import { paths } from '../paths.ts';
 import type { PatchRecord } from '../types.ts';
 import { sha256File, type SourceResult } from './source.ts';
 
-const GIT_ID = ['-c', 'user.name=kernel-lab', '-c', 'user.email=kernel-lab@example.com', '-c', 'commit.gpgsign=false'];
 
 export interface PatchesResult {
   tree: string;
@@ -77,6 +77,7 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
     await removeWorktree(rec, src.repo, tree);
     fs.mkdirSync(paths.trees, { recursive: true });
     await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, 'HEAD'], { what: 'git worktree add' });
+    if (sets.length > 1) await primeBlobs(rec, src.repo, sets);
     for (const p of patches) {
       const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', p.file], {});
       if (r.exitCode !== 0) {
@@ -93,6 +94,30 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
   });
   if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES);
   return { tree, patches, stackHash };
+}
+
+/**
+ * Sets are written against the base alone, so a set stacked on another often applies only
+ * by git am --3way, which needs the blobs its patches' index lines name: those of the base
+ * with the set's own earlier patches applied. Make them exist by applying each set alone to
+ * a throwaway index of the base (git apply --cached writes the blobs, touches no tree).
+ * Without this a stack applied only after each set had once been applied alone in the same
+ * cache: the verdict depended on what earlier runs left behind.
+ */
+export async function primeBlobs(rec: Recorder, repo: string, sets: PatchSet[]): Promise<void> {
+  const index = path.join(repo, '.git', `kl-prime-${process.pid}.index`);
+  const env = { GIT_INDEX_FILE: index };
+  try {
+    for (const set of sets) {
+      await mustRun(rec, ['git', '-C', repo, 'read-tree', 'HEAD'], { what: 'git read-tree (priming the 3-way blobs)', env });
+      for (const file of set.patches) {
+        // A patch that does not apply alone stops this set's priming; git am names it later.
+        if ((await run(rec, ['git', '-C', repo, 'apply', '--cached', file], { env })).exitCode !== 0) break;
+      }
+    }
+  } finally {
+    fs.rmSync(index, { force: true });
+  }
 }
 
 // Each revision of a series gets its own worktree (~1.5 GB with its build): keep the most

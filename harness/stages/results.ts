@@ -110,6 +110,9 @@ export function summaryMarkdown(rec: RunRecord): string {
   const lines: string[] = [];
   lines.push(`# kernel-lab run ${rec.id}: **${rec.status.toUpperCase()}**`, '');
   if (rec.reason) lines.push(`${rec.reason}`, '');
+  const d = rec.base?.debian;
+  if (d) lines.push(`- base: ${d.package} ${d.version}, sha256 ${d.sha256}; ${d.pinned ? `the pinned base (${d.pin.file})` : `**not the pinned base** ${d.pin.version} (${d.pin.file}); asked: --base ${d.asked}`}`);
+  else if (rec.base) lines.push(`- base: ${rec.base.desc} (not a Debian pin: --kernel-src)`);
   lines.push(`- kernel: ${k?.version ?? '?'} from ${k?.base ?? '?'}; patches: ${k && k.patches.length > 0 ? [...new Set(k.patches.map((p) => p.set))].join(', ') + ` (${k.patches.length})` : 'none'}; build ${k?.buildKey ?? '?'}${k?.cached ? ' (cached)' : ''}`);
   lines.push(`- accel: ${rec.accel ?? '?'}${rec.accel === 'tcg' ? ' (software emulation: timings are TCG figures)' : ''}; debug kernel: ${rec.options.debug ? 'yes' : 'no'}${rec.options.kmemleak ? '; kmemleak: scanned after each suite' : ''}`);
   if (rec.remote) {

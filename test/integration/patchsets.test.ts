@@ -9,15 +9,17 @@ import type { PatchBuild } from '../../harness/buildEach.ts';
 import { listPatchSets, loadPatchSet } from '../../harness/catalog.ts';
 import { patchesStage } from '../../harness/stages/patches.ts';
 import { sourceStage } from '../../harness/stages/source.ts';
+import { commonPin } from '../../harness/base.ts';
 import { DEFAULT_SUITES } from '../../harness/pipeline.ts';
 import { lab } from './helpers.ts';
 
 const sets = listPatchSets();
 const rec = () => ({ commands: [] as string[][], dryRun: false });
+const pinned = () => ({ pin: commonPin(sets.map(loadPatchSet)), want: { kind: 'pin' as const } });
 
 test.serial('each patch set applies alone to the base with git am --3way', async (t) => {
   t.true(sets.length > 0, 'there are patch sets');
-  const src = await sourceStage(rec(), null);
+  const src = await sourceStage(rec(), null, pinned());
   for (const name of sets) {
     const r = await patchesStage(rec(), src, [loadPatchSet(name)]);
     t.is(r.patches.length, loadPatchSet(name).patches.length, `${name}: every patch applied`);
@@ -25,7 +27,7 @@ test.serial('each patch set applies alone to the base with git am --3way', async
 });
 
 test.serial('every patch passes checkpatch --strict', async (t) => {
-  const src = await sourceStage(rec(), null);
+  const src = await sourceStage(rec(), null, pinned());
   for (const name of sets) {
     for (const p of loadPatchSet(name).patches) {
       const r = await execa('perl', [path.join(src.repo, 'scripts', 'checkpatch.pl'), '--strict', '--no-tree', '--quiet', '--no-summary', p], { cwd: src.repo, reject: false });
