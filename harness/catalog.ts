@@ -85,8 +85,9 @@ function loadSetDir(name: string, dir: string, ours: boolean): PatchSet {
     configFragment: fs.existsSync(frag) ? frag : null,
     defaultSuites: fs.existsSync(suitesFile) ? readLines(suitesFile) : [],
     description: firstParagraph(path.join(dir, 'README.md')),
-    // A set provides the feature named after it, plus any listed in its features file.
-    features: ours ? [name, ...(fs.existsSync(featuresFile) ? readLines(featuresFile) : [])] : [],
+    // A set of ours provides the feature named after it; any set, those its features file
+    // lists (a reviewer's v7 of fused declares `fused`, so the fused suite's tests run).
+    features: [...(ours ? [name] : []), ...(fs.existsSync(featuresFile) ? readLines(featuresFile) : [])],
     base: fs.existsSync(baseFile) ? readPin(baseFile) : null,
   };
 }

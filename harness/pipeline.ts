@@ -5,7 +5,7 @@ import path from 'node:path';
 import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
 import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
 import { detectCrashes } from './crash.ts';
-import { InfraError, UsageError } from './errors.ts';
+import { InfraError, UsageError, oneLine } from './errors.ts';
 import { localHost, type Host } from './host.ts';
 import { parseFragment, parseConfigItem } from './kconfig.ts';
 import { parseKtap } from './ktap.ts';
@@ -18,7 +18,7 @@ import { configStage, fragmentFiles, type FragmentInput } from './stages/config.
 import { imageStage, jobInitrd } from './stages/image.ts';
 import { patchesStage } from './stages/patches.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
-import { compareRuns, createRunDir, exitCodeFor, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
+import { compareRuns, createRunDir, exitCodeFor, judgeSkips, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
 import { checkKernelSrc, sourceStage } from './stages/source.ts';
 import type { RunOptions, RunRecord, TestRecord } from './types.ts';
 
@@ -142,130 +142,158 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     writeRunJson(rec);
     log(`run ${id}: results in ${dir}`);
   }
-  const buildLog = path.join(dir, 'build.log');
-  // Ctrl-C / SIGTERM before the guest runs: stop at the next stage boundary (make itself is killed).
-  const interrupted = () => {
-    if (signal?.aborted) throw new InfraError('interrupted before the guest ran');
-  };
-
-  const src = await timed(rec, 'source', () => sourceStage(r, opts.kernelSrc, p.base));
-  rec.base = { desc: src.baseDesc, version: src.version, sha256: src.baseSha256, debian: src.debian };
-  if (src.debian && !src.debian.pinned) log(`base ${src.debian.version} is not the pinned ${src.debian.pin.version} (${src.debian.pin.file})`);
-  interrupted();
-  const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
-  interrupted();
-  const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments));
-  interrupted();
-  if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
-  const build = await timed(rec, 'build', () =>
-    buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal }),
-  );
-  interrupted();
-  rec.kernel = {
-    base: src.baseDesc,
-    baseSha256: src.baseSha256,
-    version: src.version,
-    patches: patched.patches.map((x) => ({ ...x, file: path.relative(paths.repoRoot, x.file).startsWith('..') ? x.file : path.relative(paths.repoRoot, x.file) })),
-    features: p.features,
-    configSha256: cfg.configSha256,
-    buildKey: build.key,
-    cached: build.cached,
-    buildDir: build.dir,
-  };
-  if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
-  const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog));
-  interrupted();
-
-  // Which tests run, which skip (requirements) and which cannot (suite failed to build).
-  const preset: TestRecord[] = [];
-  const skipArgs: string[] = [];
-  for (const s of p.suites) {
-    if (!image.suitesBuilt.includes(s.name)) {
-      for (const t of s.tests) preset.push({ suite: s.name, name: t.name, status: 'error', durationS: 0, reason: `suite failed to build: ${image.suiteErrors[s.name] ?? 'unknown'}` });
-      continue;
-    }
-    const suiteWhy = unmetRequirement(s.requires, cfg.config, p.features);
-    for (const t of s.tests) {
-      const why = suiteWhy ?? unmetRequirement(t.requires, cfg.config, p.features);
-      if (why) skipArgs.push(`${s.name}/${t.name}=${why.replace(/[\s']/g, '+')}`);
-    }
-  }
-
-  const accel = await probeAccel(host);
-  rec.accel = accel;
-  if (rec.remote) {
-    rec.remote.accel = accel;
-    log(`${host.label}: accel ${accel}`);
-  }
-  const scale = timeoutScale(accel);
-  const guestSuites = p.suites.filter((s) => image.suitesBuilt.includes(s.name));
-  const wallS = opts.timeoutS ?? (BOOT_ALLOWANCE_S + (opts.exec !== null ? 600 : guestSuites.reduce((a, s) => a + s.timeout, 0))) * scale;
-  const initrd = path.join(dir, 'initrd.cpio');
-  const jobEnv: Record<string, string> = {
-    KL_SCALE: String(scale),
-    KL_KERNEL_VERSION: src.version,
-    KL_CPUS: String(opts.cpus),
-    KL_SUITE_LIST: guestSuites.map((s) => s.name).join(' '),
-    KL_SKIP: ` ${skipArgs.join(' ')} `,
-    KL_KMEMLEAK: opts.kmemleak ? '1' : '0',
-  };
-  if (opts.exec !== null) {
-    jobEnv.KL_EXEC = Buffer.from(opts.exec).toString('base64');
-    jobEnv.KL_EXEC_TIMEOUT = String(Math.max(1, Math.floor(wallS)));
-  }
-  const job = opts.dryRun ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobEnv, initrd);
-  let outcome: BootOutcome | null = null;
   try {
-    outcome = await timed(rec, 'boot', () =>
-      boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale) }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host),
+    const buildLog = path.join(dir, 'build.log');
+    // Ctrl-C / SIGTERM before the guest runs: stop at the next stage boundary (make itself is killed).
+    const interrupted = () => {
+      if (signal?.aborted) throw new InfraError('interrupted before the guest ran');
+    };
+
+    const src = await timed(rec, 'source', () => sourceStage(r, opts.kernelSrc, p.base));
+    rec.base = { desc: src.baseDesc, version: src.version, sha256: src.baseSha256, debian: src.debian };
+    if (src.debian && !src.debian.pinned) log(`base ${src.debian.version} is not the pinned ${src.debian.pin.version} (${src.debian.pin.file})`);
+    interrupted();
+    const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
+    interrupted();
+    const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments));
+    interrupted();
+    if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
+    const build = await timed(rec, 'build', () =>
+      buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal }),
     );
-  } finally {
-    fs.rmSync(initrd, { force: true });
-  }
-  if (opts.dryRun) return { record: rec, exitCode: 0 };
+    interrupted();
+    rec.kernel = {
+      base: src.baseDesc,
+      baseSha256: src.baseSha256,
+      version: src.version,
+      patches: patched.patches.map((x) => ({ ...x, file: path.relative(paths.repoRoot, x.file).startsWith('..') ? x.file : path.relative(paths.repoRoot, x.file) })),
+      features: p.features,
+      configSha256: cfg.configSha256,
+      buildKey: build.key,
+      cached: build.cached,
+      buildDir: build.dir,
+    };
+    if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
+    const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog));
+    interrupted();
 
-  await timed(rec, 'results', async () => {
-    const ktapText = fs.readFileSync(path.join(dir, 'ktap.raw'), 'utf8');
-    fs.writeFileSync(path.join(dir, 'results.ktap'), ktapText);
-    const consoleText = fs.readFileSync(path.join(dir, 'console.log'), 'utf8');
-    const statusText = fs.readFileSync(path.join(dir, 'status.raw'), 'utf8');
-    const agentDone = /^done \d+/m.test(statusText);
-    const parsed = parseKtap(ktapText);
-    rec.crashes = detectCrashes(consoleText);
-    const tests: TestRecord[] = [...preset, ...parsed.tests];
-    // Tests the guest never reported: the running one hung or died, the rest never ran.
-    const planned = opts.exec !== null ? [{ suite: 'exec', name: 'command' }] : guestSuites.flatMap((s) => s.tests.map((t) => ({ suite: s.name, name: t.name })));
-    for (const t of planned) {
-      if (tests.some((x) => x.suite === t.suite && x.name === t.name)) continue;
-      const full = `${t.suite}/${t.name}`;
-      const crash = rec.crashes.find((c) => c.test === full);
-      if (parsed.running === full) {
-        const hung = outcome?.ended === 'wall-timeout' || outcome?.ended === 'test-timeout' || outcome?.ended === 'silence';
-        tests.push({ ...t, status: hung && !crash ? 'timeout' : 'error', durationS: 0, reason: crash ? `kernel: ${crash.title}` : hung ? `still running when the guest was stopped (${outcome?.ended})` : 'guest stopped during this test' });
-      } else tests.push({ ...t, status: 'error', durationS: 0, reason: 'not run: the guest stopped earlier' });
+    // Which tests run, which skip (requirements) and which cannot (suite failed to build).
+    const preset: TestRecord[] = [];
+    const skipArgs: string[] = [];
+    for (const s of p.suites) {
+      if (!image.suitesBuilt.includes(s.name)) {
+        for (const t of s.tests) preset.push({ suite: s.name, name: t.name, status: 'error', durationS: 0, reason: `suite failed to build: ${image.suiteErrors[s.name] ?? 'unknown'}` });
+        continue;
+      }
+      const suiteWhy = unmetRequirement(s.requires, cfg.config, p.features);
+      for (const t of s.tests) {
+        const why = suiteWhy ?? unmetRequirement(t.requires, cfg.config, p.features);
+        if (why) skipArgs.push(`${s.name}/${t.name}=${why.replace(/[\s']/g, '+')}`);
+      }
     }
-    rec.tests = tests;
-    const v = verdict(tests, rec.crashes, outcome, agentDone);
-    rec.status = v.status;
-    rec.reason = v.reason;
-    const kdir = path.join(dir, 'kmsg');
-    fs.mkdirSync(kdir, { recursive: true });
-    for (const [test, lines] of splitKernelMessages(consoleText)) fs.writeFileSync(path.join(kdir, `${test.replace('/', '__')}.log`), `${lines.join('\n')}\n`);
-  });
 
-  if (opts.compareBaseline && p.sets.length > 0) {
-    log('--compare-baseline: the same run on the unpatched base');
-    // The same suites as the patched run, on exactly the same base version.
-    const sameBase = rec.base?.debian ? { base: rec.base.debian.asked === 'installed' ? 'installed' : rec.base.debian.version } : {};
-    const base = await runLab({ ...opts, ...sameBase, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'), host);
-    rec.baseline = { runDir: base.record.dir, status: base.record.status, ...compareRuns(rec, base.record) };
+    const accel = await probeAccel(host);
+    rec.accel = accel;
+    if (rec.remote) {
+      rec.remote.accel = accel;
+      log(`${host.label}: accel ${accel}`);
+    }
+    const scale = timeoutScale(accel);
+    const guestSuites = p.suites.filter((s) => image.suitesBuilt.includes(s.name));
+    const wallS = opts.timeoutS ?? (BOOT_ALLOWANCE_S + (opts.exec !== null ? 600 : guestSuites.reduce((a, s) => a + s.timeout, 0))) * scale;
+    const initrd = path.join(dir, 'initrd.cpio');
+    const jobEnv: Record<string, string> = {
+      KL_SCALE: String(scale),
+      KL_KERNEL_VERSION: src.version,
+      KL_CPUS: String(opts.cpus),
+      KL_SUITE_LIST: guestSuites.map((s) => s.name).join(' '),
+      KL_SKIP: ` ${skipArgs.join(' ')} `,
+      KL_KMEMLEAK: opts.kmemleak ? '1' : '0',
+      KL_FEATURES: p.features.join(','),
+    };
+    if (opts.exec !== null) {
+      jobEnv.KL_EXEC = Buffer.from(opts.exec).toString('base64');
+      jobEnv.KL_EXEC_TIMEOUT = String(Math.max(1, Math.floor(wallS)));
+    }
+    const job = opts.dryRun ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobEnv, initrd);
+    let outcome: BootOutcome | null = null;
+    try {
+      outcome = await timed(rec, 'boot', () =>
+        boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale) }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host),
+      );
+    } finally {
+      fs.rmSync(initrd, { force: true });
+    }
+    if (opts.dryRun) return { record: rec, exitCode: 0 };
+
+    await timed(rec, 'results', async () => {
+      const ktapText = fs.readFileSync(path.join(dir, 'ktap.raw'), 'utf8');
+      fs.writeFileSync(path.join(dir, 'results.ktap'), ktapText);
+      const consoleText = fs.readFileSync(path.join(dir, 'console.log'), 'utf8');
+      const statusText = fs.readFileSync(path.join(dir, 'status.raw'), 'utf8');
+      const agentDone = /^done \d+/m.test(statusText);
+      const parsed = parseKtap(ktapText);
+      rec.crashes = detectCrashes(consoleText);
+      const tests: TestRecord[] = [...preset, ...parsed.tests];
+      // Tests the guest never reported: the running one hung or died, the rest never ran.
+      const planned = opts.exec !== null ? [{ suite: 'exec', name: 'command' }] : guestSuites.flatMap((s) => s.tests.map((t) => ({ suite: s.name, name: t.name })));
+      for (const t of planned) {
+        if (tests.some((x) => x.suite === t.suite && x.name === t.name)) continue;
+        const full = `${t.suite}/${t.name}`;
+        const crash = rec.crashes.find((c) => c.test === full);
+        if (parsed.running === full) {
+          const hung = outcome?.ended === 'wall-timeout' || outcome?.ended === 'test-timeout' || outcome?.ended === 'silence';
+          tests.push({ ...t, status: hung && !crash ? 'timeout' : 'error', durationS: 0, reason: crash ? `kernel: ${crash.title}` : hung ? `still running when the guest was stopped (${outcome?.ended})` : 'guest stopped during this test' });
+        } else tests.push({ ...t, status: 'error', durationS: 0, reason: 'not run: the guest stopped earlier' });
+      }
+      rec.tests = judgeSkips(tests, guestSuites, p.features, cfg.config);
+      const v = verdict(rec.tests, rec.crashes, outcome, agentDone);
+      rec.status = v.status;
+      rec.reason = v.reason;
+      const kdir = path.join(dir, 'kmsg');
+      fs.mkdirSync(kdir, { recursive: true });
+      // File names come from the host's own plan, never from what the guest printed: a
+      // marker naming a test we did not plan (a patch under test wrote it) gets no file.
+      const files = new Map<string, string>();
+      for (const t of planned) files.set(`${t.suite}/${t.name}`, `${t.suite}__${t.name}.log`);
+      if (opts.kmemleak) for (const s of guestSuites) files.set(`${s.name}/kmemleak-scan`, `${s.name}__kmemleak-scan.log`);
+      for (const [test, lines] of splitKernelMessages(consoleText)) {
+        const file = files.get(test);
+        if (file) fs.writeFileSync(path.join(kdir, file), `${lines.join('\n')}\n`);
+        else log(`console: a test marker for '${JSON.stringify(test).slice(1, 81)}', which the run did not plan: ignored`);
+      }
+    });
+
+    if (opts.compareBaseline && p.sets.length > 0) {
+      log('--compare-baseline: the same run on the unpatched base');
+      // The same suites as the patched run, on exactly the same base version.
+      const sameBase = rec.base?.debian ? { base: rec.base.debian.asked === 'installed' ? 'installed' : rec.base.debian.version } : {};
+      const base = await runLab({ ...opts, ...sameBase, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'), host);
+      rec.baseline = { runDir: base.record.dir, status: base.record.status, ...compareRuns(rec, base.record) };
+    }
+
+    rec.finishedAt = new Date().toISOString();
+    writeJunit(rec);
+    const perf = writePerf(dir, rec.tests);
+    const perfMd = perf.length > 0 ? `\n## Performance (${rec.accel === 'tcg' ? 'TCG emulation: compare ratios, not absolutes' : 'KVM'})\n\n${benchTable(perf)}\n\nChart: perf.svg; data: perf.json\n` : '';
+    fs.writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(rec) + perfMd);
+    writeRunJson(rec);
+    return { record: rec, exitCode: exitCodeFor(rec.status) };
+  } catch (err) {
+    // Every ending says why: run.json, summary.md and junit.xml are written even when a
+    // stage throws (tuxmake writes its metadata in finally). Ctrl-C stays incomplete.
+    if (!opts.dryRun) {
+      rec.status = signal?.aborted ? 'incomplete' : 'error';
+      rec.reason = `${err instanceof UsageError ? 'input' : err instanceof InfraError ? 'infrastructure' : 'internal'} error: ${oneLine(err)}`;
+      rec.finishedAt = new Date().toISOString();
+      try {
+        writeRunJson(rec);
+        writeJunit(rec);
+        fs.writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(rec));
+      } catch {
+        // the disk may be what failed: the exit code and the error line still say why
+      }
+    }
+    throw err;
   }
-
-  rec.finishedAt = new Date().toISOString();
-  writeJunit(rec);
-  const perf = writePerf(dir, rec.tests);
-  const perfMd = perf.length > 0 ? `\n## Performance (${rec.accel === 'tcg' ? 'TCG emulation: compare ratios, not absolutes' : 'KVM'})\n\n${benchTable(perf)}\n\nChart: perf.svg; data: perf.json\n` : '';
-  fs.writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(rec) + perfMd);
-  writeRunJson(rec);
-  return { record: rec, exitCode: exitCodeFor(rec.status) };
 }

@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { unmetRequirement, type Suite } from '../catalog.ts';
 import { create } from 'xmlbuilder2';
 import { stripPrefixes } from '../crash.ts';
 import type { BootOutcome } from './qemu.ts';
@@ -64,6 +65,28 @@ export function exitCodeFor(status: RunStatus): number {
 }
 
 /** Kernel messages between a test's start and end markers, one file per test. */
+/**
+ * A SKIP is not a PASS when the feature is there. A skip stands only when something the run
+ * did not ask for explains it: a patch feature or config item the test requires and the
+ * kernel lacks (the host planned that skip and gave its reason). A test whose features the
+ * run applies, or that needs nothing the run left out, and that skips anyway, failed.
+ */
+export function judgeSkips(tests: TestRecord[], suites: Suite[], features: string[], config: Map<string, string>): TestRecord[] {
+  return tests.map((t) => {
+    if (t.status !== 'skip') return t;
+    const suite = suites.find((s) => s.name === t.suite);
+    const test = suite?.tests.find((x) => x.name === t.name);
+    if (!suite || !test) return t; // not ours to judge (exec, pseudo tests)
+    const why = unmetRequirement(suite.requires, config, features) ?? unmetRequirement(test.requires, config, features);
+    if (why) return { ...t, reason: why }; // the host's own words (the guest's copy lost its quotes)
+    const wanted = [...suite.requires.features, ...(test.requires?.features ?? [])];
+    const reason = wanted.length > 0
+      ? `skipped although the run applies ${wanted.join(', ')}: ${t.reason ?? 'no reason given'}`
+      : `skipped, and nothing the run left out explains it: ${t.reason ?? 'no reason given'}`;
+    return { ...t, status: 'fail' as const, reason };
+  });
+}
+
 export function splitKernelMessages(consoleText: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   let cur: string | null = null;
@@ -80,26 +103,35 @@ export function splitKernelMessages(consoleText: string): Map<string, string[]> 
   return out;
 }
 
+/**
+ * Text for XML 1.0: characters it cannot carry at all (C0 controls but tab/LF/CR, lone
+ * surrogates, U+FFFE/U+FFFF) become U+FFFD, so junit.xml parses whatever a test printed.
+ */
+export function xmlText(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
 export function writeJunit(rec: RunRecord): void {
-  const root = create({ version: '1.0', encoding: 'UTF-8' }).ele('testsuites', { name: `kernel-lab ${rec.id}`, tests: rec.tests.length });
+  const x = xmlText;
+  const root = create({ version: '1.0', encoding: 'UTF-8' }).ele('testsuites', { name: x(`kernel-lab ${rec.id}`), tests: rec.tests.length });
   const bySuite = new Map<string, TestRecord[]>();
   for (const t of rec.tests) bySuite.set(t.suite, [...(bySuite.get(t.suite) ?? []), t]);
   for (const [suite, tests] of bySuite) {
     const s = root.ele('testsuite', {
-      name: suite,
+      name: x(suite),
       tests: tests.length,
       failures: tests.filter((t) => t.status === 'fail').length,
       errors: tests.filter((t) => t.status === 'timeout' || t.status === 'error').length,
       skipped: tests.filter((t) => t.status === 'skip').length,
     });
     for (const t of tests) {
-      const c = s.ele('testcase', { classname: suite, name: t.name, time: t.durationS });
+      const c = s.ele('testcase', { classname: x(suite), name: x(t.name), time: t.durationS });
       const crashes = rec.crashes.filter((k) => k.test === `${t.suite}/${t.name}`);
-      if (t.status === 'skip') c.ele('skipped', { message: t.reason ?? '' });
-      else if (t.status === 'fail') c.ele('failure', { message: t.reason ?? 'failed' }).txt((t.log ?? []).join('\n'));
-      else if (t.status === 'timeout' || t.status === 'error') c.ele('error', { message: t.reason ?? t.status });
-      if (crashes.length > 0) c.ele('error', { message: `kernel report: ${crashes[0]!.title}`, type: crashes[0]!.type }).txt(crashes[0]!.report);
-      if (t.log && t.log.length > 0) c.ele('system-out').txt(t.log.join('\n'));
+      if (t.status === 'skip') c.ele('skipped', { message: x(t.reason ?? '') });
+      else if (t.status === 'fail') c.ele('failure', { message: x(t.reason ?? 'failed') }).txt(x((t.log ?? []).join('\n')));
+      else if (t.status === 'timeout' || t.status === 'error') c.ele('error', { message: x(t.reason ?? t.status) });
+      if (crashes.length > 0) c.ele('error', { message: x(`kernel report: ${crashes[0]!.title}`), type: x(crashes[0]!.type) }).txt(x(crashes[0]!.report));
+      if (t.log && t.log.length > 0) c.ele('system-out').txt(x(t.log.join('\n')));
     }
   }
   fs.writeFileSync(path.join(rec.dir, 'junit.xml'), root.end({ prettyPrint: true }));

@@ -68,7 +68,7 @@ async function fromTarball(rec: Recorder, tarball: string, knownSha?: string): P
     fs.mkdirSync(tmp, { recursive: true });
     await mustRun(rec, ['tar', '-xf', tarball, '--strip-components=1', '-C', tmp], { what: `extract ${tarball}` });
     if (!fs.existsSync(path.join(tmp, 'Makefile'))) throw new UsageError(`${tarball} does not hold a kernel tree (no top-level Makefile)`);
-    await mustRun(rec, ['git', ...'-C', tmp, 'init', '-q', '-b', 'base'], { what: 'git init' });
+    await mustRun(rec, ['git', '-C', tmp, 'init', '-q', '-b', 'base'], { what: 'git init' });
     await commitAll(rec, tmp, `base: ${path.basename(tarball)} (sha256 ${sha})`);
     fs.rmSync(repo, { recursive: true, force: true });
     fs.renameSync(tmp, repo);

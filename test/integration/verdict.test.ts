@@ -1,0 +1,64 @@
+// A verdict you can quote: the pinned base, honest skips, and nothing the guest says
+// reaching the host's files. Real kernels, real QEMU, the real Debian archive.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { listPatchSets } from '../../harness/catalog.ts';
+import { repoRoot } from '../../harness/paths.ts';
+import { errorLines, lab } from './helpers.ts';
+
+const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', name);
+
+test('a pinned base the archive no longer has: exit 3, one line naming it and the way out, nothing built', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-gone-'));
+  fs.copyFileSync(path.join(fixture('claims-fused'), fs.readdirSync(fixture('claims-fused')).find((f) => f.endsWith('.patch'))!), path.join(dir, '0001.patch'));
+  fs.writeFileSync(path.join(dir, 'base.json'), JSON.stringify({ package: 'linux-source-6.12', version: '6.12.1-1~deb12u1', sha256: '0'.repeat(64) }));
+  const r = await lab(['--patch', dir, '--suite', 'smoke']);
+  t.is(r.exitCode, 3, r.stderr);
+  const lines = errorLines(r.stderr);
+  t.is(lines.length, 1, r.stderr);
+  t.regex(lines[0]!, /linux-source-6\.12 6\.12\.1-1~deb12u1, the pinned base \(\S+base\.json\), is not in the Debian archive any more \(run with --base latest, or rebase the set/);
+  t.is(r.run?.kernel, undefined, 'nothing built');
+  t.is(r.run?.status, 'error');
+  t.regex(r.run?.reason ?? '', /^infrastructure error: .*not in the Debian archive/);
+});
+
+test('rebase-check prints one line per set and one for the stack, against the newest base in the archive', async (t) => {
+  const r = await lab(['rebase-check']);
+  const sets = listPatchSets();
+  const out = r.stdout.trim().split('\n');
+  t.regex(out[0]!, /^base 6\.12\.\d+-\S+ \(pinned: /, r.stderr);
+  const verdicts = out.slice(1);
+  t.deepEqual(verdicts.map((l) => l.split(':')[0]), [...sets, `stack ${sets.join(',')}`]);
+  for (const l of verdicts) t.regex(l, /^[^:]+: (applies|applies with 3-way \(from \S+\/\S+\.patch\)|conflicts at \S+\/\S+\.patch: .+)$/);
+  const conflicts = verdicts.filter((l) => / conflicts at /.test(l)).length;
+  t.is(r.exitCode, conflicts > 0 ? 1 : 0, r.stderr);
+  t.log(out.join('\n'));
+});
+
+test('a guest that writes a ../ test marker to the console creates nothing outside the run directory', async (t) => {
+  const tag = `kl-escape-${process.pid}-${Date.now()}`;
+  const target = path.join(os.tmpdir(), tag);
+  const r = await lab(['--patch', 'none', '--exec', `echo "kl: test-start x/../../../../../../../..${target}" > /dev/kmsg; echo hi; echo "kl: test-end x/../../../../../../../..${target}" > /dev/kmsg`]);
+  t.is(r.exitCode, 0, r.stderr.split('\n').slice(-10).join('\n'));
+  t.false(fs.existsSync(`${target}.log`), `${target}.log was written`);
+  t.false(fs.readdirSync(os.tmpdir()).some((f) => f.startsWith(tag)));
+  const kmsg = fs.readdirSync(path.join(r.dir!, 'kmsg'));
+  t.deepEqual(kmsg, ['exec__command.log'], 'only the planned test has a kernel message file');
+  t.regex(r.stderr, /a test marker for .*which the run did not plan: ignored/);
+});
+
+test('a feature test that SKIPs on a kernel whose set claims the feature fails the run (a skip is not a pass)', async (t) => {
+  // claims-fused: its features file says "fused", its one patch changes no code.
+  const r = await lab(['--patch', fixture('claims-fused'), '--suite', 'fused']);
+  t.is(r.exitCode, 1, r.stderr.split('\n').slice(-10).join('\n'));
+  const run = r.run!;
+  t.is(run.status, 'fail');
+  t.deepEqual(run.kernel!.features, ['fused']);
+  const probe = run.tests.find((x) => x.name === 'probe_reports_fused_cmd')!;
+  t.is(probe.status, 'fail');
+  t.regex(probe.reason!, /^skipped although the run applies fused: /);
+  t.true(run.tests.every((x) => x.status !== 'skip' && x.status !== 'pass'), 'no fused test passes or skips on a kernel without fused');
+  t.regex(fs.readFileSync(path.join(r.dir!, 'summary.md'), 'utf8'), /skipped although the run applies fused/);
+});
