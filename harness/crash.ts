@@ -407,7 +407,6 @@ export function normaliseTitle(t: string): string {
       t = t.replace(re, to);
     }
   }
-  // eslint-disable-next-line no-control-regex
   return t.replace(/\t/g, ' ').replace(/[\x00-\x1f\x7f-\uffff]/g, '').replace(/ {2,}/g, ' ').slice(0, 120).trim();
 }
 
@@ -422,7 +421,6 @@ interface Open {
   test: string | null;
   start: number; // console line number of the header
   fatal: boolean;
-  nmi: boolean; // "Sending NMI from CPU": the other CPUs' backtraces belong to this report
   ended: boolean; // closed by an end marker (not cut off)
 }
 
@@ -544,7 +542,7 @@ export function detectCrashes(consoleText: string): CrashRecord[] {
         continue;
       }
       if (cur && cur.ctx === line.ctx) close(cur);
-      const r: Open = { format: fmt, header: fmt.header.exec(head.text)!, lines: [head.text], ctx: line.ctx, test, start: line.no, fatal: fmt.fatal ?? false, nmi: false, ended: false };
+      const r: Open = { format: fmt, header: fmt.header.exec(head.text)!, lines: [head.text], ctx: line.ctx, test, start: line.no, fatal: fmt.fatal ?? false, ended: false };
       open.set(line.ctx, r);
       continue;
     }
