@@ -53,11 +53,13 @@ export interface TestRecord {
 }
 
 export interface CrashRecord {
-  type: string; // BUG, WARNING, KASAN, panic, ...
-  title: string; // normalised: same bug, same title
+  type: string; // BUG, WARNING, KASAN, KFENCE, UBSAN, lockdep, Oops, panic, ...
+  title: string; // syzbot's convention (e.g. 'KASAN: use-after-free Read in f'): same bug, same title
   test: string | null; // suite/name the report happened in, null = outside any test
-  fatal: boolean;
-  report: string; // the report's lines
+  fatal: boolean; // the kernel stopped (panic, or a report that ended in one)
+  corrupted: boolean; // cut off, interleaved or without a usable frame: the title may be wrong
+  corruptedReason?: string;
+  report: string; // the report's lines (only the reporting task's or CPU's)
   line: number; // where it starts in console.log
   count: number; // how many times the same report (title and test) appeared
 }

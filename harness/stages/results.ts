@@ -163,7 +163,7 @@ export function summaryMarkdown(rec: RunRecord): string {
   }
   if (rec.crashes.length > 0) {
     lines.push('## Kernel reports', '');
-    for (const c of rec.crashes) lines.push(`- **${c.type}**: ${c.title} — in ${c.test ?? '(no test running)'} (console.log line ${c.line})`);
+    for (const c of rec.crashes) lines.push(`- **${c.type}**: ${c.title} — in ${c.test ?? '(no test running)'} (console.log line ${c.line}${c.count > 1 ? `, ${c.count} times` : ''}${c.corrupted ? `; corrupted: ${c.corruptedReason ?? 'yes'}` : ''})`);
     lines.push('');
   }
   if (rec.baseline) {

@@ -1,4 +1,5 @@
 // The CLI contract without a kernel: usage errors, list, dry-run.
+import fs from 'node:fs';
 import test from 'ava';
 import { errorLines, lab } from '../integration/helpers.ts';
 
@@ -31,6 +32,8 @@ test('unknown flag, unknown set, unknown suite, bad numbers and exclusive option
 test('triage of a missing file is a usage error; list names the sets and suites', async (t) => {
   const r = await lab(['triage', '/no/such/console.log']);
   t.is(r.exitCode, 2);
+  t.is(errorLines(r.stderr).length, 1);
+  t.regex(errorLines(r.stderr)[0]!, /triage: \/no\/such\/console\.log: no such file/);
   const l = await lab(['list']);
   t.is(l.exitCode, 0);
   t.regex(l.stdout, /none\s+the unpatched base/);
@@ -45,4 +48,17 @@ test('--dry-run prints the config, build and QEMU commands and builds nothing', 
   t.regex(r.stdout, /make O=kl-out-default ARCH=x86_64 'CC=ccache gcc' KALLSYMS_EXTRA_PASS=1 -j\d+ bzImage/);
   t.regex(r.stdout, /qemu-system-x86_64 -accel (kvm|tcg) .* -no-reboot .*panic=-1/);
   t.is(r.run, null);
+});
+
+test('triage takes logs and directories in one process: a JSON line per log, or file: title lines', async (t) => {
+  const r = await lab(['triage', 'test/fixtures/console', 'test/fixtures/syzkaller/618']);
+  t.is(r.exitCode, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; reports: { title: string; test: string | null; corrupted: boolean }[] });
+  const logs = fs.readdirSync('test/fixtures/console').filter((f) => f.endsWith('.log'));
+  t.is(lines.length, logs.length + 1 + 1, 'every file in the directory (expected.json too) and the named log');
+  const bug = lines.find((l) => l.file.endsWith('bug.log'))!;
+  t.deepEqual(bug.reports.map((c) => [c.title, c.test, c.corrupted]), [['kernel BUG in lkdtm_BUG', 'exec/command', false]]);
+  t.deepEqual(lines.find((l) => l.file.endsWith('618'))!.reports, [], 'the mand mount pr_warn is no report');
+  const titles = await lab(['triage', '--titles', 'test/fixtures/console/warning.log', 'test/fixtures/console/null_deref.log']);
+  t.is(titles.stdout, 'test/fixtures/console/warning.log: WARNING in lkdtm_WARNING\ntest/fixtures/console/null_deref.log: BUG: unable to handle kernel NULL pointer dereference in lkdtm_EXCEPTION');
 });

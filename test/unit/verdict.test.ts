@@ -4,7 +4,7 @@ import type { CrashRecord, TestRecord } from '../../harness/types.ts';
 
 const pass: TestRecord = { suite: 's', name: 'a', status: 'pass', durationS: 1 };
 const fail: TestRecord = { suite: 's', name: 'b', status: 'fail', durationS: 1, reason: 'want 0, got 1' };
-const crash: CrashRecord = { type: 'BUG', title: 'kernel BUG in x', test: 's/a', fatal: false, report: '', line: 1, count: 1 };
+const crash: CrashRecord = { type: 'BUG', title: 'kernel BUG in x', test: 's/a', fatal: false, corrupted: false, report: '', line: 1, count: 1 };
 const boot = (ended: 'poweroff' | 'wall-timeout' | 'silence' | 'killed') => ({ ended, qemuExit: 0, durationS: 61 });
 
 test('a kernel report outranks a failed test; both exit 1', (t) => {
