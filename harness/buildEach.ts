@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PatchSet } from './catalog.ts';
-import { InfraError, UsageError } from './errors.ts';
+import { PatchFailure, UsageError } from './errors.ts';
 import { GIT_ID } from './git.ts';
 import { mustRun, run, type Recorder } from './exec.ts';
 import { withLock } from './lock.ts';
@@ -53,7 +53,7 @@ export function buildEachMarkdown(sets: string[], results: PatchBuild[]): string
 
 /** Reset the worktree to the base commit, keeping the out dirs (incremental builds). */
 async function resetToBase(rec: Recorder, tree: string, base: string): Promise<void> {
-  await run(rec, ['git', '-C', tree, 'am', '--abort'], {});
+  await run(rec, ['git', '-C', tree, 'am', '--quit'], {}); // drop any am state; the reset restores the tree
   await mustRun(rec, ['git', '-C', tree, 'reset', '-q', '--hard', base], { what: 'git reset (build-each tree)' });
   await mustRun(rec, ['git', '-C', tree, 'clean', '-q', '-fdx', '-e', '/kl-out-*'], { what: 'git clean (build-each tree)' });
 }
@@ -107,7 +107,7 @@ export async function buildEach(opts: RunOptions): Promise<BuildEachResult> {
         await makeWithProgress(r, tree, makeArgv(cfg.outDir, ['bzImage']), buildLog, `build after ${i + 1}/${all.length} ${res.patch}`);
         res.status = 'pass';
       } catch (e) {
-        if (!(e instanceof InfraError) || !/ failed \(exit/.test(e.message)) throw e;
+        if (!(e instanceof PatchFailure)) throw e; // disk full, OOM, a missing tool: the lab's, exit 3
         res.status = 'fail';
         res.error = /failed \(exit \d+\): (.*); see /.exec(e.message)?.[1] ?? e.message;
       }

@@ -8,7 +8,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { listPatchSets, listSuites, loadPatchSet, loadSuite } from './catalog.ts';
 import { bundleRun } from './bundle.ts';
 import { detectCrashes } from './crash.ts';
-import { EXIT, InfraError, UsageError, oneLine } from './errors.ts';
+import { EXIT, InfraError, PatchFailure, UsageError, oneLine } from './errors.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
 import { buildEach } from './buildEach.ts';
@@ -41,6 +41,10 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 function fail(err: unknown): never {
+  if (err instanceof PatchFailure) {
+    process.stderr.write(`kernel-lab: FAIL: ${oneLine(err)}\n`);
+    process.exit(EXIT.fail);
+  }
   const code = err instanceof UsageError ? EXIT.usage : EXIT.infra;
   process.stderr.write(`kernel-lab: ${err instanceof UsageError ? 'error' : 'infrastructure error'}: ${oneLine(err)}\n`);
   if (!(err instanceof UsageError) && !(err instanceof InfraError) && process.env.KERNEL_LAB_DEBUG) console.error(err);

@@ -19,8 +19,20 @@ export class InfraError extends Error {
   }
 }
 
+/**
+ * The patch under test is at fault, not the input and not the lab: it does not compile
+ * (tuxmake's "a failed build is a FAIL"). The run's status is fail, exit 1.
+ */
+export class PatchFailure extends Error {
+  readonly exitCode = EXIT.fail;
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+    this.name = 'PatchFailure';
+  }
+}
+
 export function oneLine(err: unknown): string {
-  if (err instanceof UsageError || err instanceof InfraError) {
+  if (err instanceof UsageError || err instanceof InfraError || err instanceof PatchFailure) {
     return err.hint ? `${err.message} (${err.hint})` : err.message;
   }
   return err instanceof Error ? err.message : String(err);

@@ -9,11 +9,16 @@ export const GIT_ENV: Record<string, string> = {
   GIT_CONFIG_GLOBAL: '/dev/null',
   GIT_CONFIG_NOSYSTEM: '1',
   GIT_TERMINAL_PROMPT: '0',
-  GIT_CONFIG_COUNT: '3',
+  GIT_CONFIG_COUNT: '5',
   GIT_CONFIG_KEY_0: 'gc.auto',
   GIT_CONFIG_VALUE_0: '0',
   GIT_CONFIG_KEY_1: 'maintenance.auto',
   GIT_CONFIG_VALUE_1: 'false',
   GIT_CONFIG_KEY_2: 'core.hooksPath',
   GIT_CONFIG_VALUE_2: '/dev/null',
+  // every git command has an identity (git am --quit/--abort refuse to run without one)
+  GIT_CONFIG_KEY_3: 'user.name',
+  GIT_CONFIG_VALUE_3: 'kernel-lab',
+  GIT_CONFIG_KEY_4: 'user.email',
+  GIT_CONFIG_VALUE_4: 'kernel-lab@example.com',
 };

@@ -49,6 +49,15 @@ export interface Host {
   close(): Promise<void>;
 }
 
+/**
+ * A child that dies with the harness, even when the harness gets SIGKILL (no handler runs
+ * then, so execa's cleanup cannot): setpriv (util-linux) sets PR_SET_PDEATHSIG to KILL and
+ * execs the command, so the pid is the command's own. QEMU started this way never outlives us.
+ */
+export function orphanProof(argv: string[]): string[] {
+  return fs.existsSync('/usr/bin/setpriv') && /(^|\/)qemu-system-/.test(argv[0]!) ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', ...argv] : argv;
+}
+
 export const localHost: Host = {
   label: 'local',
   remote: false,
@@ -89,11 +98,13 @@ export const localHost: Host = {
     fs.rmSync(dir, { recursive: true, force: true });
   },
   async run(argv, opts = {}) {
-    const r = await execa(argv[0]!, argv.slice(1), { reject: false, ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
+    const [cmd, ...args] = orphanProof(argv);
+    const r = await execa(cmd!, args, { reject: false, stdin: 'ignore', ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
     return { exitCode: r.exitCode ?? null, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   },
   async spawn(argv) {
-    const proc = execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore', buffer: false, cleanup: true, forceKillAfterDelay: 3000 });
+    const [cmd, ...args] = orphanProof(argv);
+    const proc = execa(cmd!, args, { reject: false, stdin: 'ignore', buffer: false, cleanup: true, forceKillAfterDelay: 3000 });
     return {
       stdout: proc.stdout!,
       stderr: proc.stderr!,

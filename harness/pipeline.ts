@@ -5,7 +5,7 @@ import path from 'node:path';
 import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
 import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
 import { detectCrashes } from './crash.ts';
-import { InfraError, UsageError, oneLine } from './errors.ts';
+import { InfraError, PatchFailure, UsageError, oneLine } from './errors.ts';
 import { localHost, type Host } from './host.ts';
 import { parseFragment, parseConfigItem } from './kconfig.ts';
 import { parseKtap } from './ktap.ts';
@@ -16,7 +16,8 @@ import { checkRemote, connectRemote, type RemoteTarget, type SshHost } from './r
 import { buildStage } from './stages/build.ts';
 import { configStage, fragmentFiles, type FragmentInput } from './stages/config.ts';
 import { imageStage, jobInitrd } from './stages/image.ts';
-import { patchesStage } from './stages/patches.ts';
+import { patchesStage, treeUseLock } from './stages/patches.ts';
+import { withLock } from './lock.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
 import { compareRuns, createRunDir, exitCodeFor, judgeSkips, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
 import { checkKernelSrc, sourceStage } from './stages/source.ts';
@@ -155,12 +156,17 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     interrupted();
     const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
     interrupted();
-    const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments));
-    interrupted();
-    if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
-    const build = await timed(rec, 'build', () =>
-      buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal }),
-    );
+    // Config and build share the tree's out dirs: one run at a time per tree (another run
+    // with other --config-item values would rewrite .config under this one's make).
+    const { cfg, build } = await withLock(treeUseLock(patched.tree), async () => {
+      const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments));
+      interrupted();
+      if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
+      const build = await timed(rec, 'build', () =>
+        buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal }),
+      );
+      return { cfg, build };
+    });
     interrupted();
     rec.kernel = {
       base: src.baseDesc,
@@ -182,7 +188,10 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     const skipArgs: string[] = [];
     for (const s of p.suites) {
       if (!image.suitesBuilt.includes(s.name)) {
-        for (const t of s.tests) preset.push({ suite: s.name, name: t.name, status: 'error', durationS: 0, reason: `suite failed to build: ${image.suiteErrors[s.name] ?? 'unknown'}` });
+        // Against a patched kernel's uAPI a suite that does not compile is the patch's failure;
+      // on the unpatched base it is ours (the lab's suite is broken).
+      const patched = p.sets.length > 0;
+      for (const t of s.tests) preset.push({ suite: s.name, name: t.name, status: patched ? 'fail' : 'error', durationS: 0, reason: `suite failed to build against ${patched ? 'the patched' : 'the base'} kernel's headers: ${image.suiteErrors[s.name] ?? 'unknown'}` });
         continue;
       }
       const suiteWhy = unmetRequirement(s.requires, cfg.config, p.features);
@@ -283,8 +292,8 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     // Every ending says why: run.json, summary.md and junit.xml are written even when a
     // stage throws (tuxmake writes its metadata in finally). Ctrl-C stays incomplete.
     if (!opts.dryRun) {
-      rec.status = signal?.aborted ? 'incomplete' : 'error';
-      rec.reason = `${err instanceof UsageError ? 'input' : err instanceof InfraError ? 'infrastructure' : 'internal'} error: ${oneLine(err)}`;
+      rec.status = signal?.aborted ? 'incomplete' : err instanceof PatchFailure ? 'fail' : 'error';
+      rec.reason = err instanceof PatchFailure ? oneLine(err) : `${err instanceof UsageError ? 'input' : err instanceof InfraError ? 'infrastructure' : 'internal'} error: ${oneLine(err)}`;
       rec.finishedAt = new Date().toISOString();
       try {
         writeRunJson(rec);

@@ -38,10 +38,16 @@ export function formatLine(l: RebaseCheckLine): string {
  * Apply sets one patch at a time on the check's worktree, reset to the base first: a patch
  * that `git apply --check` accepts applies as it is, any other needs git am's 3-way merge.
  */
-async function tryApply(rec: Recorder, repo: string, tree: string, sets: PatchSet[]): Promise<Applies> {
+async function tryApply(rec: Recorder, repo: string, tree: string, sets: PatchSet[], pinTree: string | null): Promise<Applies> {
+  // --quit, not --abort: an am that stopped before applying anything (no blobs for the
+  // 3-way) leaves a state --abort does not always remove, and every later am refuses.
+  await run(rec, ['git', '-C', tree, 'am', '--quit']);
   await mustRun(rec, ['git', '-C', tree, 'reset', '-q', '--hard', 'base'], { what: 'git reset (rebase-check)' });
   await mustRun(rec, ['git', '-C', tree, 'clean', '-q', '-fdx'], { what: 'git clean (rebase-check)' });
-  if (sets.length > 1) await primeBlobs(rec, repo, sets);
+  // On another base than the pin, every patch's 3-way needs the pin's blobs plus those of
+  // the set's earlier patches: prime from the pinned tree (reachable through alternates).
+  if (pinTree) await primeBlobs(rec, repo, sets, pinTree);
+  else if (sets.length > 1) await primeBlobs(rec, repo, sets);
   let first: string | null = null;
   for (const set of sets) {
     for (const file of set.patches) {
@@ -49,7 +55,7 @@ async function tryApply(rec: Recorder, repo: string, tree: string, sets: PatchSe
       const plain = (await run(rec, ['git', '-C', tree, 'apply', '--check', file])).exitCode === 0;
       const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', file]);
       if (r.exitCode !== 0) {
-        await run(rec, ['git', '-C', tree, 'am', '--abort']);
+        await run(rec, ['git', '-C', tree, 'am', '--quit']);
         return { status: 'conflict', patch: name, where: describeAmFailure(`${r.stdout}\n${r.stderr}`, file) };
       }
       if (!plain) first ??= name;
@@ -69,6 +75,17 @@ export async function rebaseCheck(opts: { base: string; patch: string[] | null }
   const src = await sourceStage(rec, null, req);
   const version = src.debian?.version ?? src.version;
   log(`rebase-check against ${src.baseDesc}`);
+  // The sets' index lines name blobs of the pinned base: lend its objects to the checked
+  // repo for the check (git alternates; removed after), so git am --3way can merge as it
+  // would for a developer who rebases with both bases in one repo.
+  let pinTree: string | null = null;
+  const alternates = path.join(src.repo, '.git', 'objects', 'info', 'alternates');
+  if (src.debian && !src.debian.pinned) {
+    const pinned = await sourceStage(rec, null, { pin: req.pin, want: { kind: 'pin' } });
+    fs.mkdirSync(path.dirname(alternates), { recursive: true });
+    fs.writeFileSync(alternates, `${path.join(pinned.repo, '.git', 'objects')}\n`);
+    pinTree = pinned.baseTree;
+  }
   const lines: RebaseCheckLine[] = [];
   // One worktree for every check, reset in between (a fresh kernel worktree costs a minute).
   const tree = path.join(paths.trees, `rebase-check-${process.pid}`);
@@ -77,9 +94,10 @@ export async function rebaseCheck(opts: { base: string; patch: string[] | null }
   await run(rec, ['git', '-C', src.repo, 'worktree', 'prune']);
   await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, 'base'], { what: 'git worktree add (rebase-check)' });
   try {
-    for (const set of sets) lines.push({ name: set.name, patches: set.patches.length, result: await tryApply(rec, src.repo, tree, [set]) });
-    if (sets.length > 1) lines.push({ name: `stack ${names.join(',')}`, patches: sets.reduce((n, s) => n + s.patches.length, 0), result: await tryApply(rec, src.repo, tree, sets) });
+    for (const set of sets) lines.push({ name: set.name, patches: set.patches.length, result: await tryApply(rec, src.repo, tree, [set], pinTree) });
+    if (sets.length > 1) lines.push({ name: `stack ${names.join(',')}`, patches: sets.reduce((n, s) => n + s.patches.length, 0), result: await tryApply(rec, src.repo, tree, sets, pinTree) });
   } finally {
+    if (pinTree) fs.rmSync(alternates, { force: true });
     await run(rec, ['git', '-C', src.repo, 'worktree', 'remove', '--force', tree]);
     fs.rmSync(tree, { recursive: true, force: true });
     await run(rec, ['git', '-C', src.repo, 'worktree', 'prune']);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { InfraError } from '../errors.ts';
+import { InfraError, PatchFailure } from '../errors.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
@@ -67,6 +67,17 @@ export function buildFailureLine(logText: string): string | null {
   return stop > 0 ? lines[stop - 1]!.trim() : null;
 }
 
+/**
+ * Whose fault a failed make is: the code's when the compiler or linker said why (an error
+ * at file:line, an undefined reference, a missing rule); the lab's when make was killed
+ * (the OOM killer, a timeout), the disk filled up, a tool is missing, or no cause is found.
+ */
+export function buildFailureIsTheCodes(logText: string, signal: string | null): boolean {
+  if (signal) return false;
+  if (/No space left on device|Cannot allocate memory|virtual memory exhausted|Killed signal terminated program|command not found|not found \(required by|Permission denied/.test(logText)) return false;
+  return /^[^\s:]+:\d+(:\d+)?: (fatal )?error: |undefined reference to|No rule to make target|^ERROR: modpost: /m.test(logText);
+}
+
 /** Run make, streaming its output to the build log and printing progress every 30 s. */
 export async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string, signal?: AbortSignal): Promise<void> {
   rec.commands.push(argv);
@@ -91,8 +102,10 @@ export async function makeWithProgress(rec: Recorder, tree: string, argv: string
     const r = await proc;
     if (r.isCanceled) throw new InfraError(`${what} interrupted`);
     if (r.exitCode !== 0) {
-      const why = buildFailureLine(fs.readFileSync(logFile, 'utf8'));
-      throw new InfraError(`${what} failed (exit ${r.exitCode}): ${why ?? 'no error line found'}; see ${logFile}`);
+      const text = fs.readFileSync(logFile, 'utf8');
+      const why = buildFailureLine(text);
+      const msg = `${what} failed (exit ${r.exitCode}): ${why ?? 'no error line found'}; see ${logFile}`;
+      throw buildFailureIsTheCodes(text, r.signal ?? null) ? new PatchFailure(msg) : new InfraError(msg);
     }
   } finally {
     clearInterval(timer);
@@ -108,8 +121,10 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     fs.appendFileSync(inp.logFile, `cache hit: ${dir} (key ${key}); nothing rebuilt\n`);
     return { key, dir, cached: true, compiler };
   }
+  // Each run builds into its own tmp dir: two runs can never write one half-made build.
+  const tmp = `${dir}.tmp-${process.pid}`;
   const targets = makeArgv(inp.outDir, ['bzImage']);
-  const headers = makeArgv(inp.outDir, ['headers_install', `INSTALL_HDR_PATH=${path.join(dir + '.tmp', 'headers')}`]);
+  const headers = makeArgv(inp.outDir, ['headers_install', `INSTALL_HDR_PATH=${path.join(tmp, 'headers')}`]);
   if (rec.dryRun) {
     for (const a of [targets, headers]) process.stdout.write(`(cd ${inp.tree} && ${shellQuote(a)})\n`);
     rec.commands.push(targets, headers);
@@ -117,7 +132,6 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   }
   log(`building kernel ${key} in ${inp.outDir} (-j${os.availableParallelism()}, ccache); log: ${inp.logFile}`);
   const t0 = Date.now();
-  const tmp = dir + '.tmp';
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   try {
@@ -154,8 +168,12 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     ],
   };
   fs.writeFileSync(path.join(tmp, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
+  if (fs.existsSync(path.join(dir, 'metadata.json'))) {
+    fs.rmSync(tmp, { recursive: true, force: true }); // another run finished the same build first
+  } else {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  }
   log(`kernel built in ${metadata.durationS} s`);
   return { key, dir, cached: false, compiler };
 }

@@ -8,7 +8,7 @@ import type { PatchSet } from '../catalog.ts';
 import { UsageError } from '../errors.ts';
 import { GIT_ID } from '../git.ts';
 import { mustRun, run, type Recorder } from '../exec.ts';
-import { withLock } from '../lock.ts';
+import { ifUnlocked, withLock } from '../lock.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
 import type { PatchRecord } from '../types.ts';
@@ -46,6 +46,8 @@ export function failingHunk(patchFile: string, file: string, line: number): stri
 }
 
 export function describeAmFailure(stderr: string, patchFile: string): string {
+  const conflicts = [...stderr.matchAll(/CONFLICT \([^)]*\): Merge conflict in (\S+)/g)].map((m) => m[1]!);
+  if (conflicts.length > 0) return `3-way merge conflict in ${conflicts.join(', ')}`;
   const m = /error: patch failed: (.+?):(\d+)/.exec(stderr);
   if (m) {
     const hunk = failingHunk(patchFile, m[1]!, Number(m[2]));
@@ -104,12 +106,12 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
  * Without this a stack applied only after each set had once been applied alone in the same
  * cache: the verdict depended on what earlier runs left behind.
  */
-export async function primeBlobs(rec: Recorder, repo: string, sets: PatchSet[]): Promise<void> {
+export async function primeBlobs(rec: Recorder, repo: string, sets: PatchSet[], base = 'HEAD'): Promise<void> {
   const index = path.join(repo, '.git', `kl-prime-${process.pid}.index`);
   const env = { GIT_INDEX_FILE: index };
   try {
     for (const set of sets) {
-      await mustRun(rec, ['git', '-C', repo, 'read-tree', 'HEAD'], { what: 'git read-tree (priming the 3-way blobs)', env });
+      await mustRun(rec, ['git', '-C', repo, 'read-tree', base], { what: 'git read-tree (priming the 3-way blobs)', env });
       for (const file of set.patches) {
         // A patch that does not apply alone stops this set's priming; git am names it later.
         if ((await run(rec, ['git', '-C', repo, 'apply', '--cached', file], { env })).exitCode !== 0) break;
@@ -118,6 +120,11 @@ export async function primeBlobs(rec: Recorder, repo: string, sets: PatchSet[]):
   } finally {
     fs.rmSync(index, { force: true });
   }
+}
+
+/** The lock a run holds while it configures and builds in a tree (pruning takes it too). */
+export function treeUseLock(tree: string): string {
+  return `use-${crypto.createHash('sha256').update(path.resolve(tree)).digest('hex').slice(0, 16)}`;
 }
 
 // Each revision of a series gets its own worktree (~1.5 GB with its build): keep the most
@@ -134,8 +141,11 @@ async function pruneTrees(rec: Recorder, repo: string, keep: number): Promise<vo
     .sort((a, b) => b.used - a.used);
   for (const { t, used } of trees.slice(keep)) {
     if (Date.now() - used < 3600_000) continue;
-    log(`pruning unused patched tree ${t}`);
-    await removeWorktree(rec, repo, t);
+    // a run configuring or building in it holds its lock: then it is not unused
+    await ifUnlocked(treeUseLock(t), async () => {
+      log(`pruning unused patched tree ${t}`);
+      await removeWorktree(rec, repo, t);
+    });
   }
 }
 

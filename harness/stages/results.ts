@@ -64,7 +64,6 @@ export function exitCodeFor(status: RunStatus): number {
   return 3;
 }
 
-/** Kernel messages between a test's start and end markers, one file per test. */
 /**
  * A SKIP is not a PASS when the feature is there. A skip stands only when something the run
  * did not ask for explains it: a patch feature or config item the test requires and the
@@ -87,6 +86,7 @@ export function judgeSkips(tests: TestRecord[], suites: Suite[], features: strin
   });
 }
 
+/** Kernel messages between a test's start and end markers, one file per test. */
 export function splitKernelMessages(consoleText: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   let cur: string | null = null;

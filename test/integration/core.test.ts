@@ -107,3 +107,44 @@ test.serial('an interrupted run stops QEMU, keeps its results as incomplete and 
   t.is(run.status, 'incomplete');
   t.true(fs.existsSync(path.join(results, 'latest', 'console.log')));
 });
+
+test.serial('a harness killed with SIGKILL mid-boot leaves no QEMU running', async (t) => {
+  const { execa } = await import('execa');
+  const { repoRoot } = await import('../../harness/paths.ts');
+  const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-sigkill-'));
+  const proc = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results], { reject: false, cwd: repoRoot });
+  const qemus = () =>
+    fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        return cmd.startsWith('qemu-system-') || cmd.includes('\0qemu-system-') ? cmd.includes(results) : false;
+      } catch {
+        return false;
+      }
+    });
+  const started = Date.now();
+  while (Date.now() - started < 180_000) {
+    const con = path.join(results, 'latest', 'console.log');
+    if (fs.existsSync(con) && fs.readFileSync(con, 'utf8').includes('kl: test-start exec/command')) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  t.true(qemus().length > 0, 'QEMU runs the guest command');
+  proc.kill('SIGKILL');
+  await proc;
+  const killedAt = Date.now();
+  while (qemus().length > 0 && Date.now() - killedAt < 15_000) await new Promise((r) => setTimeout(r, 250));
+  t.deepEqual(qemus(), [], 'no QEMU of this run is left');
+});
+
+test.serial('two runs with different --config-item on the same tree at once: each kernel has its own symbol', async (t) => {
+  // LOCALVERSION changes few objects, so the second build is incremental in the shared out dir.
+  const runs = await Promise.all(['kla', 'klb'].map((v) => lab(['--patch', 'none', '--config-item', `CONFIG_LOCALVERSION="-${v}"`, '--exec', 'uname -r'])));
+  for (const [i, v] of ['kla', 'klb'].entries()) {
+    const r = runs[i]!;
+    t.is(r.exitCode, 0, r.stderr.split('\n').slice(-10).join('\n'));
+    t.regex(r.stdout, new RegExp(`^6\\.12\\.\\d+-${v}\\+?$`, 'm'), `run ${v} booted its own kernel`);
+    t.regex(fs.readFileSync(path.join(r.dir!, 'config'), 'utf8'), new RegExp(`^CONFIG_LOCALVERSION="-${v}"$`, 'm'));
+  }
+  t.not(runs[0]!.run!.kernel!.buildKey, runs[1]!.run!.kernel!.buildKey);
+  t.true(runs.some((r) => /waiting for use-\w+ \(held by pid \d+\)/.test(r.stderr)), 'one run waited for the other');
+});

@@ -62,3 +62,17 @@ test('a feature test that SKIPs on a kernel whose set claims the feature fails t
   t.true(run.tests.every((x) => x.status !== 'skip' && x.status !== 'pass'), 'no fused test passes or skips on a kernel without fused');
   t.regex(fs.readFileSync(path.join(r.dir!, 'summary.md'), 'utf8'), /skipped although the run applies fused/);
 });
+
+test('a patch that breaks compilation is the patch\'s failure: exit 1, status fail, file:line of the error in the reason', async (t) => {
+  // The first two patches of the unbisectable fixture: 0002 uses an undeclared name.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-broken-'));
+  for (const f of fs.readdirSync(fixture('unbisectable-series')).filter((x) => /^000[12]-/.test(x))) fs.copyFileSync(path.join(fixture('unbisectable-series'), f), path.join(dir, f));
+  const r = await lab(['--patch', dir, '--suite', 'smoke']);
+  t.is(r.exitCode, 1, r.stderr.split('\n').slice(-10).join('\n'));
+  const run = r.run!;
+  t.is(run.status, 'fail');
+  t.regex(run.reason!, /^build failed \(exit \d+\): \.\.\/io_uring\/nop\.c:\d+:\d+: error: .*no_such_default/);
+  t.deepEqual(run.tests, [], 'nothing booted');
+  t.regex(errorLines(r.stderr)[0]!, /^kernel-lab: FAIL: build failed .*io_uring\/nop\.c:\d+/);
+  for (const f of ['run.json', 'summary.md', 'junit.xml', 'build.log']) t.true(fs.existsSync(path.join(r.dir!, f)), `${f} written`);
+});

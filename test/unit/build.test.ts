@@ -33,3 +33,14 @@ test('a failed build is summarised by its cause, not by a file name that contain
   t.is(buildFailureLine('  CC      io_uring/fused.o\n../io_uring/fused.c:12:5: error: unknown type name ‘foo’\nmake[4]: *** [y] Error 1\n'), '../io_uring/fused.c:12:5: error: unknown type name ‘foo’');
   t.is(buildFailureLine('  LD      x\nsomething odd\nmake: *** [z] Error 2\n'), 'something odd');
 });
+
+test('a failed build is the code\'s fault only when the compiler or linker says why; killed, full disk or no cause is the lab\'s', async (t) => {
+  const { buildFailureIsTheCodes } = await import('../../harness/stages/build.ts');
+  t.true(buildFailureIsTheCodes('  CC      io_uring/nop.o\n../io_uring/nop.c:42:9: error: \'nope\' undeclared (first use in this function)\nmake[4]: *** [...] Error 1\n', null));
+  t.true(buildFailureIsTheCodes('ld: vmlinux.o: in function `io_nop\':\nnop.c:(.text+0x1): undefined reference to `io_missing\'\n', null));
+  t.false(buildFailureIsTheCodes('../io_uring/nop.c:42:9: error: x\n', 'SIGKILL'), 'make killed (OOM killer, timeout)');
+  t.false(buildFailureIsTheCodes('  CC      fs/ext4/inode.o\nfs/ext4/inode.o: No space left on device\nmake[3]: *** Error 1\n', null));
+  t.false(buildFailureIsTheCodes('gcc: fatal error: Killed signal terminated program cc1\ncompilation terminated.\n', null));
+  t.false(buildFailureIsTheCodes('/bin/sh: 1: bison: command not found\nmake[2]: *** Error 127\n', null));
+  t.false(buildFailureIsTheCodes('make: *** [Makefile:224: __sub-make] Error 2\n', null), 'no cause found: not blamed on the patch');
+});
