@@ -240,6 +240,11 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
   return exitCode;
 }
 
+// Nothing the harness did not foresee ends in node's default exit 1 ("a test failed"):
+// an uncaught error is the lab's, exit 3, one line.
+process.on('uncaughtException', (err) => fail(err));
+process.on('unhandledRejection', (err) => fail(err));
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => fail(err),

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { InfraError, PatchFailure } from '../errors.ts';
+import { openLog } from '../logfile.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
@@ -81,14 +82,15 @@ export function buildFailureIsTheCodes(logText: string, signal: string | null): 
 /** Run make, streaming its output to the build log and printing progress every 30 s. */
 export async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string, signal?: AbortSignal): Promise<void> {
   rec.commands.push(argv);
-  const out = fs.createWriteStream(logFile, { flags: 'a' });
+  let proc: ReturnType<typeof execa> | null = null;
+  const out = openLog(logFile, 'a', () => proc?.kill('SIGKILL')); // no log, no build: stop make
   out.write(`$ (cd ${tree} && ${Object.entries(buildEnv()).map(([k, v]) => `${k}=${shellQuote([v])}`).join(' ')} ${shellQuote(argv)})\n`);
   let compiled = 0;
   let last = '';
   const started = Date.now();
   const timer = setInterval(() => log(`${what}: ${compiled} objects so far, ${Math.round((Date.now() - started) / 1000)} s (last: ${last})`), 30_000);
   try {
-    const proc = execa(argv[0]!, argv.slice(1), { cwd: tree, env: buildEnv(), all: true, reject: false, buffer: false, ...(signal ? { cancelSignal: signal } : {}) });
+    proc = execa(argv[0]!, argv.slice(1), { cwd: tree, env: buildEnv(), all: true, reject: false, buffer: false, ...(signal ? { cancelSignal: signal } : {}) });
     proc.all?.on('data', (chunk: Buffer) => {
       out.write(chunk);
       for (const line of chunk.toString().split('\n')) {
@@ -100,6 +102,7 @@ export async function makeWithProgress(rec: Recorder, tree: string, argv: string
       }
     });
     const r = await proc;
+    if (out.error) throw new InfraError(`${what}: writing ${logFile} failed: ${out.error.message}`, 'free disk space');
     if (r.isCanceled) throw new InfraError(`${what} interrupted`);
     if (r.exitCode !== 0) {
       const text = fs.readFileSync(logFile, 'utf8');
@@ -109,7 +112,7 @@ export async function makeWithProgress(rec: Recorder, tree: string, argv: string
     }
   } finally {
     clearInterval(timer);
-    await new Promise((res) => out.end(res));
+    await out.end();
   }
 }
 

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { openLog } from '../logfile.ts';
 import { InfraError, oneLine } from '../errors.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
 import { localHost, type Host } from '../host.ts';
@@ -240,12 +241,14 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
     fs.writeFileSync(path.join(spec.runDir, 'ktap.raw'), '');
     fs.writeFileSync(path.join(spec.runDir, 'status.raw'), '');
   }
-  const consoleOut = fs.createWriteStream(path.join(spec.runDir, 'console.log'));
+  let proc: Awaited<ReturnType<Host['spawn']>> | null = null;
+  const consoleFile = path.join(spec.runDir, 'console.log');
+  const consoleOut = openLog(consoleFile, 'w', () => proc?.kill()); // no console, no verdict: stop the guest
   const t0 = Date.now();
   let lastOutput = Date.now();
   let sizes = '';
   if (signal?.aborted) throw new InfraError('interrupted before the guest started');
-  const proc = await host.spawn(argv);
+  proc = await host.spawn(argv);
   const rl = readline.createInterface({ input: proc.stdout });
   rl.on('line', (line) => {
     lastOutput = Date.now();
@@ -262,7 +265,7 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
   const stop = (why: BootOutcome['ended']) => {
     if (ended || exited) return;
     ended = why;
-    proc.kill();
+    proc?.kill();
   };
   const onAbort = () => stop('killed');
   signal?.addEventListener('abort', onAbort);
@@ -331,7 +334,8 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
   // The last bytes (the agent's "done", a test's result) may have come after the last tick.
   if (host.remote) await pull().catch((err) => log(`could not read the guest's final KTAP/status bytes on ${host.label}: ${oneLine(err)}`));
   rl.close();
-  await new Promise((res) => consoleOut.end(res));
+  await consoleOut.end();
+  if (consoleOut.error) throw new InfraError(`writing ${consoleFile} failed: ${consoleOut.error.message}`, 'free disk space in the results directory');
   if (!host.remote) fs.rmSync(scratch, { force: true }); // a remote scratch directory goes as a whole
   const durationS = (Date.now() - t0) / 1000;
   if (!ended) {

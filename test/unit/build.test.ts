@@ -44,3 +44,25 @@ test('a failed build is the code\'s fault only when the compiler or linker says 
   t.false(buildFailureIsTheCodes('/bin/sh: 1: bison: command not found\nmake[2]: *** Error 127\n', null));
   t.false(buildFailureIsTheCodes('make: *** [Makefile:224: __sub-make] Error 2\n', null), 'no cause found: not blamed on the patch');
 });
+
+test('ENOSPC on the build log ends the step as an infrastructure error naming the file, not an uncaught exit 1', async (t) => {
+  const { makeWithProgress } = await import('../../harness/stages/build.ts');
+  const { InfraError } = await import('../../harness/errors.ts');
+  const rec = { commands: [] as string[][], dryRun: false };
+  // /dev/full: every write fails with ENOSPC, as on a full disk.
+  const err = await t.throwsAsync(makeWithProgress(rec, '/tmp', ['sh', '-c', 'for i in 1 2 3; do echo CC x$i.o; sleep 0.2; done'], '/dev/full', 'build'));
+  t.true(err instanceof InfraError, String(err));
+  t.regex(err!.message, /^build: writing \/dev\/full failed: ENOSPC/);
+});
+
+test('ENOSPC on a console log is kept, not thrown', async (t) => {
+  const { openLog } = await import('../../harness/logfile.ts');
+  let seen = null as Error | null;
+  const log = openLog('/dev/full', 'w', (e) => (seen = e));
+  log.write('[host 0.1] Linux version 6.12\n');
+  await new Promise((r) => setTimeout(r, 100));
+  log.write('more\n');
+  await log.end();
+  t.regex(String(log.error?.message), /ENOSPC/);
+  t.is(seen as Error | null, log.error);
+});
