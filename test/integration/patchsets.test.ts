@@ -67,3 +67,15 @@ test.serial('every patch of every set builds on its own prefix of the stack (the
   t.deepEqual(out.results.filter((x) => x.status !== 'pass').map((x) => `${x.set}/${x.patch}: ${x.error}`), []);
   t.log(`build-each of ${out.results.length} patches: ${r.seconds.toFixed(0)} s`);
 });
+
+test.serial('with every set applied, scripts/bpf_doc.py still generates the BPF helper header (libbpf, resolve_btfids, BTF builds)', async (t) => {
+  // What tools/lib/bpf's Makefile runs for bpf_helper_defs.h; a CONFIG_DEBUG_INFO_BTF=y build needs it.
+  const src = await sourceStage(rec(), null, pinned());
+  const r = await patchesStage(rec(), src, sets.map(loadPatchSet));
+  for (const hdr of ['include/uapi/linux/bpf.h', 'tools/include/uapi/linux/bpf.h']) {
+    const doc = await execa('python3', [path.join(r.tree, 'scripts', 'bpf_doc.py'), '--header', '--file', path.join(r.tree, hdr)], { reject: false });
+    t.is(doc.exitCode, 0, `${hdr}: ${doc.stderr}`);
+    t.regex(doc.stdout, /^struct io_uring_cqe_bpf_ctx;$/m, `${hdr}: the context type is forward-declared`);
+    t.regex(doc.stdout, /static long \(\* const bpf_io_uring_cqe_set_res\)\(struct io_uring_cqe_bpf_ctx \*ctx, __s32 res\) = \(void \*\) 256;/, hdr);
+  }
+});
