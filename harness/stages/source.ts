@@ -90,6 +90,17 @@ export function checkFreeSpace(dir: string, needGiB: number, what: string): void
   }
 }
 
+/**
+ * What a build in place (`make`, `vng -b`: the usual virtme-ng loop) leaves in a source
+ * tree. None of it is source, and with it the copy would not configure out of tree
+ * (kbuild: "The source tree is not clean, please run 'make mrproper'").
+ */
+export const IN_PLACE_BUILD = [
+  '/.git', '/kl-out-*', '/.config', '/.config.old', '/include/config', '/include/generated', '/arch/*/include/generated',
+  '/scripts/basic/fixdep', '/Module.symvers', '/modules.*', '/System.map', '/vmlinux*', '/.vmlinux*', '/.tmp_*', '/.version',
+  '*.o', '*.a', '*.ko', '*.mod', '*.mod.c', '*.cmd', '*.order', '*.d', '*.symtypes', '*.lst', '.*.tmp', '/arch/*/boot/bzImage', '/arch/*/boot/compressed/vmlinux*',
+];
+
 /** A user's tree is copied (never touched): rsync keeps the copy cheap to refresh. */
 async function fromTree(rec: Recorder, dir: string): Promise<SourceResult> {
   const real = fs.realpathSync(dir);
@@ -98,7 +109,7 @@ async function fromTree(rec: Recorder, dir: string): Promise<SourceResult> {
   await withLock(`src-tree-${key}`, async () => {
     log(`copying ${real} (rsync; the user's tree is never modified)`);
     fs.mkdirSync(repo, { recursive: true });
-    await mustRun(rec, ['rsync', '-a', '--delete', '--exclude=/.git', '--exclude=/kl-out-*', '--exclude=*.o', '--exclude=*.cmd', '--exclude=/vmlinux*', `${real}/`, `${repo}/`], { what: 'rsync kernel tree' });
+    await mustRun(rec, ['rsync', '-a', '--delete', ...IN_PLACE_BUILD.map((x) => `--exclude=${x}`), `${real}/`, `${repo}/`], { what: 'rsync kernel tree', timeout: 30 * 60_000 });
     if (!fs.existsSync(path.join(repo, '.git'))) await mustRun(rec, ['git', '-C', repo, 'init', '-q', '-b', 'base'], { what: 'git init' });
     const st = await run(rec, ['git', '-C', repo, 'status', '--porcelain', '--ignored=no', '-uall'], {});
     const head = await run(rec, ['git', '-C', repo, 'rev-parse', '-q', '--verify', 'HEAD'], {});

@@ -76,3 +76,40 @@ test('a patch that breaks compilation is the patch\'s failure: exit 1, status fa
   t.regex(errorLines(r.stderr)[0]!, /^kernel-lab: FAIL: build failed .*io_uring\/nop\.c:\d+/);
   for (const f of ['run.json', 'summary.md', 'junit.xml', 'build.log']) t.true(fs.existsSync(path.join(r.dir!, f)), `${f} written`);
 });
+
+test('--kernel-src on a tree built in place: configures and builds out of tree in the cache, and the user\'s tree is not touched', async (t) => {
+  // A checkout of the base with what `make` in place leaves behind (.config, include/generated, objects).
+  const { sourceStage } = await import('../../harness/stages/source.ts');
+  const { commonPin } = await import('../../harness/base.ts');
+  const { execa } = await import('execa');
+  const src = await sourceStage({ commands: [], dryRun: false }, null, { pin: commonPin([]), want: { kind: 'pin' } });
+  const user = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-user-tree-'));
+  await execa('git', ['-C', src.repo, 'worktree', 'add', '-q', '--detach', path.join(user, 'linux'), 'base']);
+  const tree = path.join(user, 'linux');
+  try {
+    const artifacts: Record<string, string> = {
+      '.config': 'CONFIG_64BIT=y\n# an in-place config the lab must not use\n',
+      'include/generated/autoconf.h': '#define CONFIG_64BIT 1\n',
+      'include/config/auto.conf': 'CONFIG_64BIT=y\n',
+      'arch/x86/include/generated/asm/cpufeaturemasks.h': '/* generated */\n',
+      'kernel/fork.o': 'not an object',
+      'vmlinux': 'not a kernel',
+    };
+    for (const [f, text] of Object.entries(artifacts)) {
+      fs.mkdirSync(path.dirname(path.join(tree, f)), { recursive: true });
+      fs.writeFileSync(path.join(tree, f), text);
+    }
+    const before = (await execa('git', ['-C', tree, 'status', '--porcelain', '--ignored'])).stdout;
+    const mtimes = Object.keys(artifacts).map((f) => fs.statSync(path.join(tree, f)).mtimeMs);
+    const r = await lab(['--kernel-src', tree, '--patch', 'none', '--suite', 'smoke']);
+    t.is(r.exitCode, 0, r.stderr.split('\n').slice(-10).join('\n'));
+    t.is(r.run!.base!.debian, null);
+    t.true(r.run!.kernel!.cached, 'the copy is the base, byte for byte: the same kernel as the pinned base, from the cache');
+    t.is((await execa('git', ['-C', tree, 'status', '--porcelain', '--ignored'])).stdout, before, 'the user\'s tree is as it was');
+    t.deepEqual(Object.keys(artifacts).map((f) => fs.statSync(path.join(tree, f)).mtimeMs), mtimes);
+    t.false(fs.existsSync(path.join(tree, 'kl-out-default')), 'nothing built in the user\'s tree');
+  } finally {
+    await execa('git', ['-C', src.repo, 'worktree', 'remove', '--force', tree], { reject: false });
+    fs.rmSync(user, { recursive: true, force: true });
+  }
+});
