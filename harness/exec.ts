@@ -11,6 +11,9 @@ export function shellQuote(argv: readonly string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
 }
 
+/** No child of the harness (git, tar, apt-get, rsync, a compiler) may hang a run: the default bound. */
+const CHILD_TIMEOUT_MS = Number(process.env.KL_CHILD_TIMEOUT_S ?? 2 * 3600) * 1000;
+
 export interface Recorder {
   commands: string[][];
   dryRun: boolean;
@@ -34,8 +37,9 @@ export async function run(
   try {
     // stdin closed: a child that would prompt (git, apt-get, ssh) fails instead of hanging.
     const env = argv[0] === 'git' ? { ...GIT_ENV, ...(execaOpts.env ?? {}) } : execaOpts.env;
-    const r = await execa(argv[0]!, argv.slice(1), { stdin: 'ignore', ...execaOpts, env, reject: false, stripFinalNewline: true });
-    if (r.timedOut) throw new InfraError(`${what ?? argv[0]} did not finish within ${Math.round(Number(execaOpts.timeout) / 1000)} s`);
+    const timeout = execaOpts.timeout ?? CHILD_TIMEOUT_MS;
+    const r = await execa(argv[0]!, argv.slice(1), { stdin: 'ignore', ...execaOpts, timeout, env, reject: false, stripFinalNewline: true });
+    if (r.timedOut) throw new InfraError(`${what ?? shellQuote(argv.slice(0, 3))} did not finish within ${Math.round(timeout / 1000)} s`, 'a hung step: see the command in run.json');
     if (r.exitCode === undefined && r.failed) {
       throw new InfraError(`${what ?? argv[0]} could not run: ${r.shortMessage}`);
     }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { InfraError, PatchFailure } from '../errors.ts';
 import { openLog } from '../logfile.ts';
+import { checkFreeSpace } from './source.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
@@ -116,6 +117,9 @@ export async function makeWithProgress(rec: Recorder, tree: string, argv: string
   }
 }
 
+// An out dir of the lab's config plus the cached build: ~1.5 GB; a --debug one twice that.
+const BUILD_NEEDS_GIB = 4;
+
 export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<BuildResult> {
   const compiler = await compilerVersion();
   const key = buildKey({ ...inp, compiler });
@@ -136,6 +140,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   log(`building kernel ${key} in ${inp.outDir} (-j${os.availableParallelism()}, ccache); log: ${inp.logFile}`);
   const t0 = Date.now();
   fs.rmSync(tmp, { recursive: true, force: true });
+  checkFreeSpace(paths.cacheRoot, BUILD_NEEDS_GIB, 'build the kernel');
   fs.mkdirSync(tmp, { recursive: true });
   try {
     await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build', inp.signal);

@@ -66,3 +66,15 @@ test('ENOSPC on a console log is kept, not thrown', async (t) => {
   t.regex(String(log.error?.message), /ENOSPC/);
   t.is(seen as Error | null, log.error);
 });
+
+test('a hung child ends the step as an infrastructure error naming it; too little disk stops before the step', async (t) => {
+  const { run } = await import('../../harness/exec.ts');
+  const { checkFreeSpace } = await import('../../harness/stages/source.ts');
+  const { InfraError } = await import('../../harness/errors.ts');
+  const rec = { commands: [] as string[][], dryRun: false };
+  const err = await t.throwsAsync(run(rec, ['sleep', '30'], { what: 'a hanging step', timeout: 300 }));
+  t.true(err instanceof InfraError);
+  t.regex(err!.message, /^a hanging step did not finish within 0 s/);
+  t.throws(() => checkFreeSpace('/tmp', 1e9, 'build the kernel'), { instanceOf: InfraError, message: /^only [\d.]+ GiB free in \/tmp, 1000000000 GiB needed to build the kernel/ });
+  t.notThrows(() => checkFreeSpace('/tmp', 0.001, 'write a log'));
+});
