@@ -98,7 +98,7 @@ export function checkFreeSpace(dir: string, needGiB: number, what: string): void
 export const IN_PLACE_BUILD = [
   '/.git', '/kl-out-*', '/.config', '/.config.old', '/include/config', '/include/generated', '/arch/*/include/generated',
   '/scripts/basic/fixdep', '/Module.symvers', '/modules.*', '/System.map', '/vmlinux*', '/.vmlinux*', '/.tmp_*', '/.version',
-  '*.o', '*.a', '*.ko', '*.mod', '*.mod.c', '*.cmd', '*.order', '*.d', '*.symtypes', '*.lst', '.*.tmp', '/arch/*/boot/bzImage', '/arch/*/boot/compressed/vmlinux*',
+  '*.o', '*.a', '*.ko', '*.mod', '*.mod.c', '*.cmd', '*.order', '.*.d', '*.symtypes', '*.lst', '.*.tmp', '/arch/*/boot/bzImage', '/arch/*/boot/compressed/vmlinux', '/arch/*/boot/compressed/vmlinux.bin*',
 ];
 
 /** A user's tree is copied (never touched): rsync keeps the copy cheap to refresh. */
