@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { upstreamVersion, type BasePin, type BaseRequest } from '../base.ts';
+import type { BasePin, BaseRequest } from '../base.ts';
 import { InfraError, UsageError } from '../errors.ts';
 import type { DebianBase } from '../types.ts';
 import { GIT_ID } from '../git.ts';
@@ -278,9 +278,4 @@ async function fromInstalled(rec: Recorder, pin: BasePin): Promise<SourceResult>
     baseDesc: `${pin.package} ${version}, installed (sha256 ${r.baseSha256.slice(0, 12)})`,
     debian: { package: pin.package, version, sha256: r.baseSha256, pinned: r.baseSha256 === pin.sha256, pin: { version: pin.version, sha256: pin.sha256, file: pin.file }, asked: 'installed' },
   };
-}
-
-/** The upstream version a Debian base carries, for messages (6.12.118). */
-export function baseLabel(d: DebianBase): string {
-  return `${upstreamVersion(d.version)} (${d.package} ${d.version}${d.pinned ? ', pinned' : `, not the pin ${d.pin.version}`})`;
 }
