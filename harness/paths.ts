@@ -16,6 +16,7 @@ export const paths = {
   baseCache: path.join(cacheRoot, 'base'), // fetched .deb scratch and version→sha256 records
   trees: path.join(cacheRoot, 'trees'),
   builds: path.join(cacheRoot, 'builds'),
+  configCache: path.join(cacheRoot, 'configs'), // .config by the hash of its inputs
   imageCache: path.join(cacheRoot, 'images'),
   ccache: path.join(cacheRoot, 'ccache'),
   locks: path.join(cacheRoot, 'locks'),

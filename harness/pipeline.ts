@@ -166,7 +166,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     // Config and build share the tree's out dirs: one run at a time per tree (another run
     // with other --config-item values would rewrite .config under this one's make).
     const { cfg, build } = await withLock(treeUseLock(patched.tree), async () => {
-      const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments));
+      const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments, undefined, `${src.baseTree}:${patched.stackHash}`));
       interrupted();
       if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
       const build = await timed(rec, 'build', () =>
@@ -183,6 +183,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       features: p.features,
       configSha256: cfg.configSha256,
       buildKey: build.key,
+      configCached: cfg.cached,
       cached: build.cached,
       buildDir: build.dir,
     };

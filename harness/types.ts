@@ -38,6 +38,7 @@ export interface KernelRecord {
   patches: PatchRecord[];
   features: string[];
   configSha256: string;
+  configCached?: boolean; // .config from the config cache (merge_config.sh not run)
   buildKey: string;
   cached: boolean;
   buildDir: string; // ~/.cache/kernel-lab/builds/<key>

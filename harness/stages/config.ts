@@ -4,7 +4,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../errors.ts';
+import { execa } from 'execa';
 import { mustRun, run, type Recorder } from '../exec.ts';
+import { log } from '../log.ts';
 import { explainDrop, parseDotConfig, parseFragment, satisfied, effectiveRequests, type ConfigRequest } from '../kconfig.ts';
 import { paths } from '../paths.ts';
 
@@ -20,6 +22,7 @@ export interface ConfigResult {
   configSha256: string;
   fragments: string[]; // files given to merge_config.sh, in order
   command: string[];
+  cached: boolean; // taken from the config cache: merge_config.sh did not run
 }
 
 export interface Checkers {
@@ -57,7 +60,34 @@ export function collectRequests(frags: FragmentInput[]): ConfigRequest[] {
   return all;
 }
 
-export async function configStage(rec: Recorder, tree: string, checkers: Checkers, frags: FragmentInput[], kconfigFilesCache?: string[]): Promise<ConfigResult> {
+/**
+ * What Kconfig reads besides the tree and the fragments: the toolchain's versions (they land
+ * in .config as CC_VERSION_TEXT, LD_VERSION, PAHOLE_VERSION, RUSTC_VERSION, and decide every
+ * cc-option). Probed once per process; a missing tool is part of the identity too.
+ */
+let toolchainMemo: Promise<string> | null = null;
+export function toolchainId(): Promise<string> {
+  toolchainMemo ??= Promise.all(
+    [['gcc', '--version'], ['ld', '--version'], ['pahole', '--version'], ['rustc', '--version'], ['bindgen', '--version']].map(async ([cmd, arg]) => {
+      const r = await execa(cmd!, [arg!], { reject: false, stdin: 'ignore', timeout: 30_000 });
+      return `${cmd}: ${r.exitCode === 0 ? String(r.stdout).split('\n')[0] : 'absent'}`;
+    }),
+  ).then((l) => l.join('\n'));
+  return toolchainMemo;
+}
+
+/**
+ * The config cache key: the exact source tree (base tree + patch stack), the variant, the
+ * fragments' texts in order and the toolchain. The same key always yields the same .config,
+ * so a warm run skips merge_config.sh (about 6 s here).
+ */
+export async function configKey(treeId: string, checkers: Checkers, frags: FragmentInput[]): Promise<string> {
+  const h = crypto.createHash('sha256');
+  h.update(JSON.stringify({ recipe: 'kl-config-1', treeId, variant: buildVariant(checkers), fragments: frags.map((f) => f.text), toolchain: await toolchainId() }));
+  return h.digest('hex').slice(0, 24);
+}
+
+export async function configStage(rec: Recorder, tree: string, checkers: Checkers, frags: FragmentInput[], kconfigFilesCache?: string[], treeId?: string): Promise<ConfigResult> {
   const requests = effectiveRequests(collectRequests(frags));
   const outDir = outDirFor(tree, checkers);
   // A dry run only names the fragment files: it writes nothing into the tree.
@@ -68,9 +98,20 @@ export async function configStage(rec: Recorder, tree: string, checkers: Checker
     return p;
   });
   const command = ['scripts/kconfig/merge_config.sh', '-n', '-O', outDir, ...files];
-  await mustRun(rec, command, { cwd: tree, env: { ARCH: 'x86_64' }, what: 'merge_config.sh' });
   const dotConfig = path.join(outDir, '.config');
-  if (rec.dryRun) return { outDir, dotConfig, config: new Map(), configSha256: 'dry-run', fragments: files, command };
+  const key = treeId && !rec.dryRun ? await configKey(treeId, checkers, frags) : null;
+  const cachedFile = key ? path.join(paths.configCache, `${key}.config`) : null;
+  let cached = false;
+  if (cachedFile && fs.existsSync(cachedFile)) {
+    const want = fs.readFileSync(cachedFile, 'utf8');
+    // Rewritten only when it differs: an unchanged mtime keeps make from re-running syncconfig.
+    if (!fs.existsSync(dotConfig) || fs.readFileSync(dotConfig, 'utf8') !== want) fs.writeFileSync(dotConfig, want);
+    cached = true;
+    log(`config: cache hit ${key} (merge_config.sh not run)`);
+  } else {
+    await mustRun(rec, command, { cwd: tree, env: { ARCH: 'x86_64' }, what: 'merge_config.sh' });
+  }
+  if (rec.dryRun) return { outDir, dotConfig, config: new Map(), configSha256: 'dry-run', fragments: files, command, cached };
   const text = fs.readFileSync(dotConfig, 'utf8');
   const config = parseDotConfig(text);
   const dropped = requests.filter((r) => !satisfied(r, config));
@@ -85,5 +126,12 @@ export async function configStage(rec: Recorder, tree: string, checkers: Checker
     );
   }
   const configSha256 = crypto.createHash('sha256').update(text).digest('hex');
-  return { outDir, dotConfig, config, configSha256, fragments: files, command };
+  if (cachedFile && !cached) {
+    // Only a .config that passed the checks is kept; written whole or not at all.
+    fs.mkdirSync(paths.configCache, { recursive: true });
+    const tmp = `${cachedFile}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, text);
+    fs.renameSync(tmp, cachedFile);
+  }
+  return { outDir, dotConfig, config, configSha256, fragments: files, command, cached };
 }

@@ -30,10 +30,16 @@ test.serial('base kernel: smoke and uring pass, every result file is written', a
   t.regex(fs.readFileSync(path.join(r.dir!, 'console.log'), 'utf8'), /^\[host\s+\d+\.\d+\] /m, 'console lines carry host timestamps');
 });
 
-test.serial('a second run reuses the built kernel and image', async (t) => {
-  const r = await lab(['--patch', 'none', '--suite', 'smoke']);
+test.serial('a second run with the same inputs reuses config, kernel and image: only the boot runs', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', 'smoke,uring']);
   t.is(r.exitCode, 0);
+  t.true(r.run!.kernel!.configCached, 'config from the cache');
   t.true(r.run!.kernel!.cached, 'kernel not rebuilt');
+  // Checked from the commands the run recorded: no merge_config, no make, no compiler.
+  // run.json holds each command as one line
+  const ran = (r.run!.commands as unknown[]).map((c) => (Array.isArray(c) ? c.join(' ') : String(c)));
+  t.deepEqual(ran.filter((c) => /merge_config|^make\b|\bmake |gcc|\bcc\b|clang/.test(c)), [], ran.join('\n'));
+  t.true(ran.some((c) => c.startsWith('qemu-system-x86_64')), 'the guest booted');
   t.log(`warm command-to-verdict: ${r.seconds.toFixed(1)} s (accel ${r.run!.accel})`);
   t.true(r.seconds < 90, `warm run took ${r.seconds} s`);
 });
