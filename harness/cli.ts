@@ -24,12 +24,53 @@ const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/di
     [--timeout SECONDS] [--memory MiB] [--cpus N] [--remote user@host[:port] [--remote-key KEY]]
     [--dry-run] [--help]
 npm run lab -- triage [--titles] FILE|DIR...  # kernel reports in console logs: a JSON line per log
-npm run lab -- list                      # patch sets and suites, with descriptions
+npm run lab -- list [--json]             # patch sets and suites, with descriptions
+npm run lab -- --version                 # kernel-lab's version and commit
+npm run lab -- <subcommand> --help       # each subcommand's own help
 npm run lab -- bundle [results/latest]   # a run directory as <run-id>.tar.gz
 npm run lab -- rebase-check [--base latest|VERSION] [--patch set,...]
                                          # do our sets apply to another base? (default: the newest in the archive)
 npm run lab -- build-each --patch <set[,set...]|path> [--debug] [--suite a,b] [--config F]...
                                          # build the kernel after each patch: does the series bisect?`;
+
+/** kernel-lab's version: package.json's, and the commit it runs from when that is known. */
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(paths.repoRoot, 'package.json'), 'utf8')) as { version: string };
+  let commit = '';
+  try {
+    const head = fs.readFileSync(path.join(paths.repoRoot, '.git', 'HEAD'), 'utf8').trim();
+    const ref = head.startsWith('ref: ') ? head.slice(5) : null;
+    const refFile = ref ? path.join(paths.repoRoot, '.git', ref) : null;
+    if (!ref) commit = head;
+    else if (refFile && fs.existsSync(refFile)) commit = fs.readFileSync(refFile, 'utf8').trim();
+    else {
+      const packed = fs.readFileSync(path.join(paths.repoRoot, '.git', 'packed-refs'), 'utf8');
+      commit = packed.split('\n').find((l) => l.endsWith(` ${ref}`))?.split(' ')[0] ?? '';
+    }
+  } catch {
+    // not a git checkout (a tarball of the lab): the version alone
+  }
+  return `kernel-lab ${pkg.version}${/^[0-9a-f]{40}$/.test(commit) ? ` (${commit.slice(0, 12)})` : ''}`;
+}
+
+const SUBCOMMAND_HELP: Record<string, string> = {
+  triage: `npm run lab -- triage [--titles] FILE|DIR...
+  Find kernel reports in console logs (a directory stands for the files in it) and name them
+  as syzbot does. Prints one JSON line per log: {"file", "reports"}; with --titles, one
+  "file: title" line per report. Exit 0, or 2 when a path does not exist.`,
+  list: `npm run lab -- list [--json]
+  The patch sets (--patch) and suites (--suite) this checkout has, with what they hold.
+  --json: one JSON object {"sets": [...], "suites": [...]} for scripts.`,
+  bundle: `npm run lab -- bundle [RUN-DIR]
+  Pack a run directory (default: results/latest) as <run-id>.tar.gz next to it, for a bug
+  report or a mail; prints the archive's path.`,
+};
+
+function subcommandHelp(name: string, args: string[]): boolean {
+  if (!args.includes('--help') && !args.includes('-h')) return false;
+  process.stdout.write(`${SUBCOMMAND_HELP[name]}\n`);
+  return true;
+}
 
 function positiveInt(name: string) {
   return (v: string) => {
@@ -85,7 +126,30 @@ function triage(args: string[]): void {
   if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
 }
 
-function list(): void {
+function listJson(): void {
+  const sets = listPatchSets().map((name) => {
+    try {
+      const s = loadPatchSet(name);
+      return { name, patches: s.patches.length, suites: s.defaultSuites, description: s.description };
+    } catch (err) {
+      return { name, broken: oneLine(err) };
+    }
+  });
+  const suites = listSuites().map((name) => {
+    try {
+      const s = loadSuite(name);
+      return { name, tests: s.tests.map((t) => t.name), benchmark: Boolean(s.bench), description: s.description };
+    } catch (err) {
+      return { name, broken: oneLine(err) };
+    }
+  });
+  process.stdout.write(`${JSON.stringify({ sets, suites })}\n`);
+}
+
+function list(args: string[]): void {
+  const bad = args.find((a) => a !== '--json');
+  if (bad !== undefined) throw new UsageError(`list: unknown argument '${bad}'`, 'npm run lab -- list [--json]');
+  if (args.includes('--json')) return listJson();
   const out: string[] = ['Patch sets (--patch):', `  none              the unpatched base`];
   for (const name of listPatchSets()) {
     try {
@@ -131,6 +195,11 @@ async function rebaseCheckCommand(argv: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    process.stdout.write(`${version()}\n`);
+    return EXIT.pass;
+  }
+  if (argv[0] !== undefined && argv[0] in SUBCOMMAND_HELP && subcommandHelp(argv[0], argv.slice(1))) return EXIT.pass;
   if (argv[0] === 'triage') {
     triage(argv.slice(1));
     return EXIT.pass;
@@ -141,15 +210,15 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.pass;
   }
   if (argv[0] === 'list') {
-    list();
+    list(argv.slice(1));
     return EXIT.pass;
   }
   if (argv[0] === 'rebase-check') return rebaseCheckCommand(argv.slice(1));
   const eachMode = argv[0] === 'build-each';
   if (eachMode) argv = argv.slice(1);
-  const program = new Command('lab')
-    .usage('--patch <set> [options]')
-    .description('Build a patched kernel, boot it in QEMU, run the suites, report a verdict.')
+  const program = new Command(eachMode ? 'build-each' : 'lab')
+    .usage(eachMode ? '--patch <set> [--debug] [--suite a,b] [--config F]...' : '--patch <set> [options]')
+    .description(eachMode ? 'Build the kernel after each patch of the series (boots nothing): does the series bisect?' : 'Build a patched kernel, boot it in QEMU, run the suites, report a verdict.')
     .option('--patch <sets>', 'none, set names (comma-separated), or a path to an mbox or patch directory', csv)
     .option('--suite <suites>', 'suites to run (default: smoke,uring + each set\'s suites)', csv)
     .option('--exec <command>', 'run this shell command in the guest instead of suites')

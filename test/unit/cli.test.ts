@@ -62,3 +62,35 @@ test('triage takes logs and directories in one process: a JSON line per log, or 
   const titles = await lab(['triage', '--titles', 'test/fixtures/console/warning.log', 'test/fixtures/console/null_deref.log']);
   t.is(titles.stdout, 'test/fixtures/console/warning.log: WARNING in lkdtm_WARNING\ntest/fixtures/console/null_deref.log: BUG: unable to handle kernel NULL pointer dereference in lkdtm_EXCEPTION');
 });
+
+test('--version names the package version and the commit; every subcommand has its own --help; list --json', async (t) => {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const v = await lab(['--version']);
+  t.is(v.exitCode, 0);
+  t.regex(v.stdout.trim(), new RegExp(`^kernel-lab ${pkg.version.replace(/\./g, '\\.')}( \\([0-9a-f]{12}\\))?$`));
+  const helps: [string[], RegExp][] = [
+    [['--help'], /Usage: lab --patch <set>/],
+    [['triage', '--help'], /^npm run lab -- triage \[--titles\] FILE\|DIR/],
+    [['list', '-h'], /^npm run lab -- list \[--json\]/],
+    [['bundle', '--help'], /^npm run lab -- bundle \[RUN-DIR\]/],
+    [['rebase-check', '--help'], /Usage: rebase-check/],
+    [['build-each', '--help'], /Usage: build-each --patch <set>[\s\S]*does the series bisect/],
+  ];
+  for (const [args, re] of helps) {
+    const r = await lab(args);
+    t.is(r.exitCode, 0, args.join(' '));
+    t.regex(r.stdout, re, args.join(' '));
+    t.is(r.run, null, `${args.join(' ')} runs nothing`);
+  }
+  const j = await lab(['list', '--json']);
+  t.is(j.exitCode, 0);
+  const listed = JSON.parse(j.stdout) as { sets: { name: string; patches: number }[]; suites: { name: string; tests: string[] }[] };
+  const dirs = (d: string) => fs.readdirSync(new URL(`../../${d}/`, import.meta.url), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  t.deepEqual(listed.sets.map((s) => s.name).sort(), dirs('kernel-patches').filter((n) => fs.existsSync(new URL(`../../kernel-patches/${n}/series`, import.meta.url))).sort());
+  t.true(listed.sets.every((s) => s.patches > 0), 'every set has patches');
+  t.deepEqual(listed.suites.map((s) => s.name).sort(), dirs('suites').filter((n) => fs.existsSync(new URL(`../../suites/${n}/manifest.json`, import.meta.url))).sort());
+  t.true(listed.suites.find((s) => s.name === 'smoke')!.tests.includes('boots_to_agent'));
+  const bad = await lab(['list', '--nope']);
+  t.is(bad.exitCode, 2);
+  t.regex(errorLines(bad.stderr)[0] ?? '', /list: unknown argument '--nope'/);
+});
