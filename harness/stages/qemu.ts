@@ -96,6 +96,9 @@ export function qemuArgv(b: BootSpec): string[] {
   ];
 }
 
+/** A read of the guest's KTAP/status streams that has not returned after this long is the lab's fault. */
+const STREAM_STUCK_S = Number(process.env.KL_STREAM_STUCK_S ?? 60);
+
 export interface BootLimits {
   wallS: number; // whole boot, from start to power-off
   silenceS: number; // no byte on console, KTAP or status for this long = dead guest
@@ -103,7 +106,7 @@ export interface BootLimits {
 }
 
 export interface BootOutcome {
-  ended: 'poweroff' | 'wall-timeout' | 'silence' | 'test-timeout' | 'killed' | 'qemu-error';
+  ended: 'poweroff' | 'wall-timeout' | 'silence' | 'test-timeout' | 'killed' | 'qemu-error' | 'stream-stuck';
   qemuExit: number | null;
   detail?: string;
   durationS: number;
@@ -218,7 +221,18 @@ export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, si
     if (signal?.aborted) throw new InfraError(`interrupted before the guest started on ${host.label}`);
     return await bootOn(rec, host, spec, remote, limits, signal);
   } finally {
-    await host.removeDir(dir).catch((err) => log(`could not remove ${host.label}:${dir}: ${oneLine(err)}`));
+    // Bounded: after a lost link the scratch directory is left (named) rather than the run hung.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      host.removeDir(dir).catch((err) => log(`could not remove ${host.label}:${dir}: ${oneLine(err)}`)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          log(`left ${host.label}:${dir} behind (removing it did not finish within 60 s)`);
+          resolve();
+        }, 60_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }
 
@@ -262,10 +276,18 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
   let exited = false;
   let hungTest: string | undefined;
   let testSeen: { name: string; at: number } | null = null;
+  // A kill that does not end the process (a remote host whose SSH link hangs) must not
+  // hang the run: 15 s after stop() the boot ends without it.
+  let killedLongAgo: () => void = () => {};
+  let giveUpTimer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<{ exitCode: number | null; lost?: string }>((resolve) => {
+    killedLongAgo = () => resolve({ exitCode: null, lost: `QEMU on ${host.label} did not end within 15 s of being killed` });
+  });
   const stop = (why: BootOutcome['ended']) => {
     if (ended || exited) return;
     ended = why;
     proc?.kill();
+    giveUpTimer = setTimeout(killedLongAgo, 15_000);
   };
   const onAbort = () => stop('killed');
   signal?.addEventListener('abort', onAbort);
@@ -294,19 +316,38 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
     return true;
   };
   let pullFailed = false;
-  const tick = async () => {
+  // Reading the streams (an SFTP read on a remote host) runs beside the watchdogs, never in
+  // their way: a read that does not return leaves the checks below running, and after
+  // STREAM_STUCK_S it ends the run as the lab's fault (it would otherwise look like a hung
+  // test or a silent guest, and blame the kernel).
+  let pulling: Promise<void> | null = null;
+  let pullSince = 0;
+  let stuckS = 0;
+  const startPull = () => {
+    if (pulling) return;
+    pullSince = Date.now();
+    pulling = pull()
+      .then(
+        (grew) => {
+          if (grew && !exited) {
+            lastOutput = Date.now();
+            reported = reportProgress(ktapText, reported);
+          }
+        },
+        (err) => {
+          if (!pullFailed && !exited) log(`could not read the guest's KTAP/status streams on ${host.label}: ${oneLine(err)}`);
+          pullFailed = true;
+        },
+      )
+      .finally(() => (pulling = null));
+  };
+  const tick = () => {
     const now = Date.now();
-    let grew = false;
-    try {
-      grew = await pull();
-    } catch (err) {
-      if (!pullFailed && !exited) log(`could not read the guest's KTAP/status streams on ${host.label}: ${oneLine(err)}`);
-      pullFailed = true;
-    }
+    startPull();
     if (exited) return;
-    if (grew) {
-      lastOutput = now;
-      reported = reportProgress(ktapText, reported);
+    if (pulling && now - pullSince > STREAM_STUCK_S * 1000) {
+      stuckS = Math.round((now - pullSince) / 1000);
+      return stop('stream-stuck');
     }
     if (now - t0 > limits.wallS * 1000) return stop('wall-timeout');
     if (now - lastOutput > limits.silenceS * 1000) return stop('silence');
@@ -321,18 +362,30 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
       stop('test-timeout');
     }
   };
-  // One tick at a time: a slow remote stat skips a tick rather than piling them up.
-  let ticking: Promise<void> | null = null;
-  const timer = setInterval(() => {
-    if (!ticking) ticking = tick().finally(() => (ticking = null));
-  }, 1000);
-  const r = await proc.exited;
+  // The checks run every second; a slow remote stat or read skips pulls, not checks.
+  const timer = setInterval(tick, 1000);
+  const r = await Promise.race([proc.exited, gaveUp]);
+  clearTimeout(giveUpTimer);
+  if (r.lost && ended) log(r.lost);
   exited = true;
   clearInterval(timer);
   signal?.removeEventListener('abort', onAbort);
-  await ticking;
+  const bounded = async (p: Promise<unknown>) => {
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([p, new Promise((resolve) => (t = setTimeout(resolve, STREAM_STUCK_S * 1000)))]);
+    clearTimeout(t);
+  };
+  if (ended === 'stream-stuck') {
+    rl.close();
+    await consoleOut.end();
+    throw new InfraError(
+      `could not read the guest's result streams on ${host.label}: a read has not returned for ${stuckS} s; the guest was stopped`,
+      'the lab lost its link to the guest (SSH/SFTP): see console.log in the run directory, then run again',
+    );
+  }
+  await bounded(pulling ?? Promise.resolve());
   // The last bytes (the agent's "done", a test's result) may have come after the last tick.
-  if (host.remote) await pull().catch((err) => log(`could not read the guest's final KTAP/status bytes on ${host.label}: ${oneLine(err)}`));
+  if (host.remote) await bounded(pull().catch((err) => log(`could not read the guest's final KTAP/status bytes on ${host.label}: ${oneLine(err)}`)));
   rl.close();
   await consoleOut.end();
   if (consoleOut.error) throw new InfraError(`writing ${consoleFile} failed: ${consoleOut.error.message}`, 'free disk space in the results directory');

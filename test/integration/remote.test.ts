@@ -36,7 +36,7 @@ async function listening(port: number): Promise<boolean> {
 }
 
 /** A real sshd on 127.0.0.1:<free port>, as root with key authentication only. */
-async function startSshd(extraConfig: (dir: string) => string = () => ''): Promise<Sshd> {
+async function startSshd(extraConfig: (dir: string) => string = () => '', sftp = 'internal-sftp'): Promise<Sshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-sshd-'));
   for (const k of ['host_key', 'client_key']) await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `kernel-lab test ${k}`, '-f', path.join(dir, k)]);
   fs.copyFileSync(path.join(dir, 'client_key.pub'), path.join(dir, 'authorized_keys'));
@@ -53,7 +53,7 @@ async function startSshd(extraConfig: (dir: string) => string = () => ''): Promi
       'KbdInteractiveAuthentication no',
       'UsePAM no',
       'StrictModes no', // the key files live under /tmp, which is world-writable
-      'Subsystem sftp internal-sftp',
+      `Subsystem sftp ${sftp}`,
       extraConfig(dir),
       '',
     ].join('\n'),
@@ -169,9 +169,9 @@ test.serial('the run\'s time limit kills the remote QEMU and removes its scratch
 });
 
 /** Start a remote run of a guest command that never ends; resolves once the guest runs it. */
-async function startHangingRun(t: { log: (s: string) => void }) {
+async function startHangingRun(t: { log: (s: string) => void }, remote = remoteArgs(), env: Record<string, string> = {}) {
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-results-'));
-  const proc = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results, ...remoteArgs()], { reject: false, cwd: repoRoot });
+  const proc = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results, ...remote], { reject: false, cwd: repoRoot, env });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const started = Date.now();
@@ -208,6 +208,61 @@ test.serial('a harness killed outright (SIGKILL) still takes the remote QEMU wit
   // Nothing of ours ran to clean up: the session's end (the TCP connection closing) must kill QEMU.
   t.deepEqual(await gone(dir!), [], 'no remote QEMU left');
   fs.rmSync(dir!, { recursive: true, force: true }); // only the files can remain, by design
+});
+
+/** Processes below pid (children, grandchildren...) whose executable is named comm. */
+function descendants(pid: number, comm: string): number[] {
+  const parent = new Map<number, number>();
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      parent.set(Number(p), Number(/^PPid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))![1]));
+    } catch {}
+  }
+  const below = (p: number): boolean => {
+    for (let q = parent.get(p); q !== undefined && q > 1; q = parent.get(q)) if (q === pid) return true;
+    return false;
+  };
+  return [...parent.keys()].filter((p) => {
+    try {
+      return below(p) && fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm;
+    } catch {
+      return false;
+    }
+  });
+}
+
+test.serial('an SFTP server that stops answering mid-run: the watchdog still fires, exit 3 naming the stuck read, no QEMU left', async (t) => {
+  // A host whose sftp-server is a process of its own (the usual setup), so it alone can be frozen.
+  const d = await startSshd(() => '', '/usr/lib/openssh/sftp-server');
+  fs.writeFileSync(knownHosts, `[127.0.0.1]:${d.port} ${d.hostKeyPub}\n`, { flag: 'a' });
+  const { proc, results, dir } = await startHangingRun(t, ['--remote', `root@127.0.0.1:${d.port}`, '--remote-key', d.key], { KL_STREAM_STUCK_S: '10' });
+  t.truthy(dir);
+  t.true(processesMentioning(dir!).length > 0, 'the remote QEMU was running');
+  const frozen = descendants(d.proc.pid!, 'sftp-server');
+  t.is(frozen.length, 1, 'one SFTP server for the run');
+  for (const p of frozen) process.kill(p, 'SIGSTOP');
+  const t0 = Date.now();
+  try {
+    const r = await proc;
+    const secs = (Date.now() - t0) / 1000;
+    t.is(r.exitCode, 3, String(r.stderr));
+    const lines = errorLines(String(r.stderr));
+    t.is(lines.length, 1, String(r.stderr));
+    t.regex(lines[0]!, new RegExp(`infrastructure error: could not read the guest's result streams on root@127\\.0\\.0\\.1:${d.port}: a read has not returned for \\d+ s`));
+    // 10 s stuck + the kill, far from the 1000 s the guest command would take or any test timeout
+    t.true(secs < 90, `ended ${secs.toFixed(0)} s after the SFTP server froze`);
+    const run = JSON.parse(fs.readFileSync(path.join(results, 'latest', 'run.json'), 'utf8'));
+    t.is(run.status, 'error', 'the lab\'s fault, not a timeout of the test');
+    t.deepEqual(await gone(dir!), [], 'no remote QEMU left');
+  } finally {
+    for (const p of frozen) {
+      try {
+        process.kill(p, 'SIGKILL');
+        process.kill(p, 'SIGCONT');
+      } catch {}
+    }
+    fs.rmSync(dir!, { recursive: true, force: true });
+  }
 });
 
 test.serial('a remote that refuses the connection: exit 3, one clear line, nothing created', async (t) => {
