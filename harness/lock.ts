@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -69,4 +70,9 @@ export async function ifUnlocked<T>(name: string, fn: () => Promise<T>): Promise
   } finally {
     await release();
   }
+}
+
+/** The lock a run holds while it configures and builds in a tree (its out dirs, its .config). */
+export function treeUseLock(tree: string): string {
+  return `use-${crypto.createHash('sha256').update(path.resolve(tree)).digest('hex').slice(0, 16)}`;
 }

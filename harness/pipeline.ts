@@ -16,8 +16,8 @@ import { checkRemote, connectRemote, type RemoteTarget, type SshHost } from './r
 import { buildStage } from './stages/build.ts';
 import { configStage, fragmentFiles, type FragmentInput } from './stages/config.ts';
 import { imageStage, jobInitrd } from './stages/image.ts';
-import { patchesStage, treeUseLock } from './stages/patches.ts';
-import { withLock } from './lock.ts';
+import { patchesStage } from './stages/patches.ts';
+import { treeUseLock, withLock } from './lock.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
 import { compareRuns, createRunDir, exitCodeFor, judgeSkips, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
 import { checkKernelSrc, sourceStage } from './stages/source.ts';

@@ -8,7 +8,7 @@ import type { PatchSet } from '../catalog.ts';
 import { UsageError } from '../errors.ts';
 import { GIT_ID } from '../git.ts';
 import { mustRun, run, type Recorder } from '../exec.ts';
-import { ifUnlocked, withLock } from '../lock.ts';
+import { ifUnlocked, withLock, treeUseLock } from '../lock.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
 import type { PatchRecord } from '../types.ts';
@@ -123,9 +123,6 @@ export async function primeBlobs(rec: Recorder, repo: string, sets: PatchSet[], 
 }
 
 /** The lock a run holds while it configures and builds in a tree (pruning takes it too). */
-export function treeUseLock(tree: string): string {
-  return `use-${crypto.createHash('sha256').update(path.resolve(tree)).digest('hex').slice(0, 16)}`;
-}
 
 // Each revision of a series gets its own worktree (~1.5 GB with its build): keep the most
 // recently used few, and never one used within the last hour (a run may be using it).

@@ -11,7 +11,7 @@ import { InfraError, UsageError } from '../errors.ts';
 import type { DebianBase } from '../types.ts';
 import { GIT_ID } from '../git.ts';
 import { mustRun, run, type Recorder } from '../exec.ts';
-import { withLock } from '../lock.ts';
+import { ifUnlocked, treeUseLock, withLock } from '../lock.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
 
@@ -101,11 +101,47 @@ export const IN_PLACE_BUILD = [
   '*.o', '*.a', '*.ko', '*.mod', '*.mod.c', '*.cmd', '*.order', '.*.d', '*.symtypes', '*.lst', '.*.tmp', '/arch/*/boot/bzImage', '/arch/*/boot/compressed/vmlinux', '/arch/*/boot/compressed/vmlinux.bin*',
 ];
 
+/**
+ * Each user tree given to --kernel-src gets a copy (~1.5 GB, more with its builds): keep the
+ * KL_KEEP_TREE_COPIES (3) most recently used, and never one used within the last hour
+ * (KL_TREE_COPY_MIN_AGE_S) or one a run holds (copying into it, or configuring or building
+ * in it). Use is stamped in src/tree-<key>.used, beside the copy.
+ */
+export async function pruneTreeCopies(keep = Number(process.env.KL_KEEP_TREE_COPIES ?? 3), minAgeS = Number(process.env.KL_TREE_COPY_MIN_AGE_S ?? 3600)): Promise<string[]> {
+  if (!fs.existsSync(paths.srcCache)) return [];
+  const copies = fs
+    .readdirSync(paths.srcCache)
+    .filter((n) => /^tree-[0-9a-f]{16}$/.test(n))
+    .map((n) => {
+      const stamp = path.join(paths.srcCache, `${n}.used`);
+      return { key: n.slice(5), dir: path.join(paths.srcCache, n), stamp, used: fs.existsSync(stamp) ? fs.statSync(stamp).mtimeMs : 0 };
+    })
+    .sort((a, b) => b.used - a.used);
+  const removed: string[] = [];
+  for (const c of copies.slice(keep)) {
+    if (Date.now() - c.used < minAgeS * 1000) continue;
+    await ifUnlocked(`src-tree-${c.key}`, () =>
+      ifUnlocked(treeUseLock(c.dir), async () => {
+        log(`pruning the unused copy of a --kernel-src tree: ${c.dir}`);
+        fs.rmSync(c.dir, { recursive: true, force: true });
+        fs.rmSync(c.stamp, { force: true });
+        removed.push(c.dir);
+      }),
+    );
+  }
+  return removed;
+}
+
 /** A user's tree is copied (never touched): rsync keeps the copy cheap to refresh. */
 async function fromTree(rec: Recorder, dir: string): Promise<SourceResult> {
   const real = fs.realpathSync(dir);
   const key = crypto.createHash('sha256').update(real).digest('hex').slice(0, 16);
   const repo = path.join(paths.srcCache, `tree-${key}`);
+  if (!rec.dryRun) {
+    fs.mkdirSync(paths.srcCache, { recursive: true });
+    fs.writeFileSync(`${repo}.used`, `${real}\n`); // stamped first: this run's copy is the newest
+    await pruneTreeCopies();
+  }
   await withLock(`src-tree-${key}`, async () => {
     log(`copying ${real} (rsync; the user's tree is never modified)`);
     fs.mkdirSync(repo, { recursive: true });

@@ -112,7 +112,9 @@ test('--kernel-src on a tree built in place: configures and builds out of tree i
     // the lab's copy of this one-off tree (src/tree-<hash of its path>) would only fill the cache
     const { paths } = await import('../../harness/paths.ts');
     const { createHash } = await import('node:crypto');
-    fs.rmSync(path.join(paths.srcCache, `tree-${createHash('sha256').update(fs.realpathSync(tree)).digest('hex').slice(0, 16)}`), { recursive: true, force: true });
+    const copy = path.join(paths.srcCache, `tree-${createHash('sha256').update(fs.realpathSync(tree)).digest('hex').slice(0, 16)}`);
+    fs.rmSync(copy, { recursive: true, force: true });
+    fs.rmSync(`${copy}.used`, { force: true });
     await execa('git', ['-C', src.repo, 'worktree', 'remove', '--force', tree], { reject: false });
     fs.rmSync(user, { recursive: true, force: true });
   }
