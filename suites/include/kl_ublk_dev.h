@@ -382,19 +382,26 @@ static inline int kl_ublk_get_state(struct kl_ublk_dev *d)
 	return ret < 0 ? ret : info.state;
 }
 
-/* SKIP unless /dev/ublk-control works and the driver offers cfg->need. */
+/*
+ * SKIP when the kernel lacks what the test needs: no ublk driver (no
+ * /dev/ublk-control), or a driver that does not offer cfg->need. A driver
+ * that is there but cannot be opened or asked for its features is broken:
+ * FAIL (every 6.12 ublk driver has UBLK_U_CMD_GET_FEATURES).
+ */
 static inline void kl_ublk_require(struct kl_ublk_dev *d, const struct kl_ublk_cfg *cfg)
 {
 	__u64 features = 0;
 	int ret;
 
 	ret = kl_ublk_open(d, cfg);
+	if (ret == -ENOENT)
+		kl_skip("no /dev/ublk-control (kernel without CONFIG_BLK_DEV_UBLK)");
 	if (ret)
-		kl_skip("no usable /dev/ublk-control: %s", strerror(-ret));
+		kl_fail("/dev/ublk-control is there but unusable: %s", strerror(-ret));
 	ret = kl_ublk_ctrl(d, UBLK_U_CMD_GET_FEATURES, &features, sizeof(features), 0,
 			   KL_TIMEOUT_MS);
 	if (ret)
-		kl_skip("UBLK_U_CMD_GET_FEATURES: %s", strerror(-ret));
+		kl_fail("UBLK_U_CMD_GET_FEATURES: %s", strerror(-ret));
 	if ((features & cfg->need) != cfg->need)
 		kl_skip("kernel lacks %s", cfg->need_name);
 }
