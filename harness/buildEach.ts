@@ -59,7 +59,7 @@ async function resetToBase(rec: Recorder, tree: string, base: string): Promise<v
 }
 
 async function applyOne(rec: Recorder, tree: string, set: PatchSet, file: string): Promise<void> {
-  const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', file], {});
+  const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', '--empty=drop', file], {});
   if (r.exitCode !== 0) {
     throw new UsageError(`patch ${set.name}/${path.basename(file)} ("${patchSubject(file)}") does not apply: ${describeAmFailure(`${r.stdout}\n${r.stderr}`, file)}`, 'rebase the series on the base');
   }

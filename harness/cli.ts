@@ -12,6 +12,7 @@ import { EXIT, InfraError, PatchFailure, UsageError, oneLine } from './errors.ts
 import { log } from './log.ts';
 import { paths } from './paths.ts';
 import { buildEach } from './buildEach.ts';
+import { exportSeries } from './exportSeries.ts';
 import { runLab } from './pipeline.ts';
 import { formatLine, rebaseCheck } from './rebaseCheck.ts';
 import { defaultRemoteKey } from './remote.ts';
@@ -28,6 +29,7 @@ npm run lab -- list [--json]             # patch sets and suites, with descripti
 npm run lab -- --version                 # kernel-lab's version and commit
 npm run lab -- <subcommand> --help       # each subcommand's own help
 npm run lab -- bundle [results/latest]   # a run directory as <run-id>.tar.gz
+npm run lab -- export-series SET [--output FILE]  # the set as an mbox to post (cover letter, threaded)
 npm run lab -- rebase-check [--base latest|VERSION] [--patch set,...]
                                          # do our sets apply to another base? (default: the newest in the archive)
 npm run lab -- build-each --patch <set[,set...]|path> [--debug] [--suite a,b] [--config F]...
@@ -61,6 +63,10 @@ const SUBCOMMAND_HELP: Record<string, string> = {
   list: `npm run lab -- list [--json]
   The patch sets (--patch) and suites (--suite) this checkout has, with what they hold.
   --json: one JSON object {"sets": [...], "suites": [...]} for scripts.`,
+  'export-series': `npm run lab -- export-series SET [--output FILE]
+  Write one of our sets as the mbox to post: its cover letter as [PATCH 0/N] (shortlog,
+  diffstat, base-commit), then the patches threaded under it. Default file: results/SET.mbox.
+  b4 am, git am --empty=drop and --patch FILE take it.`,
   bundle: `npm run lab -- bundle [RUN-DIR]
   Pack a run directory (default: results/latest) as <run-id>.tar.gz next to it, for a bug
   report or a mail; prints the archive's path.`,
@@ -214,6 +220,18 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.pass;
   }
   if (argv[0] === 'rebase-check') return rebaseCheckCommand(argv.slice(1));
+  if (argv[0] === 'export-series') {
+    const args = argv.slice(1);
+    const oi = args.indexOf('--output');
+    const output = oi >= 0 ? args[oi + 1] : undefined;
+    if (oi >= 0 && (output === undefined || output.startsWith('-'))) throw new UsageError('export-series: --output needs a file name');
+    const rest = oi >= 0 ? [...args.slice(0, oi), ...args.slice(oi + 2)] : args;
+    if (rest.length !== 1 || rest[0]!.startsWith('-')) throw new UsageError('export-series takes one set name', 'npm run lab -- export-series fused [--output FILE]');
+    const r = await exportSeries({ commands: [], dryRun: false }, rest[0]!, output ? path.resolve(output) : null);
+    process.stdout.write(`${r.file}\n`);
+    log(`${r.set}: cover letter + ${r.patches} patches, base-commit ${r.baseCommit}`);
+    return EXIT.pass;
+  }
   const eachMode = argv[0] === 'build-each';
   if (eachMode) argv = argv.slice(1);
   const program = new Command(eachMode ? 'build-each' : 'lab')

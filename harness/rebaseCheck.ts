@@ -53,7 +53,7 @@ async function tryApply(rec: Recorder, repo: string, tree: string, sets: PatchSe
     for (const file of set.patches) {
       const name = `${set.name}/${path.basename(file)}`;
       const plain = (await run(rec, ['git', '-C', tree, 'apply', '--check', file])).exitCode === 0;
-      const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', file]);
+      const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', '--empty=drop', file]);
       if (r.exitCode !== 0) {
         await run(rec, ['git', '-C', tree, 'am', '--quit']);
         return { status: 'conflict', patch: name, where: describeAmFailure(`${r.stdout}\n${r.stderr}`, file) };

@@ -81,7 +81,7 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
     await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, 'HEAD'], { what: 'git worktree add' });
     if (sets.length > 1) await primeBlobs(rec, src.repo, sets);
     for (const p of patches) {
-      const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', p.file], {});
+      const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', '--empty=drop', p.file], {});
       if (r.exitCode !== 0) {
         const where = describeAmFailure(`${r.stdout}\n${r.stderr}`, p.file);
         await run(rec, ['git', '-C', tree, 'am', '--abort'], {});
