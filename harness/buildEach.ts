@@ -6,16 +6,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PatchSet } from './catalog.ts';
-import { PatchFailure, UsageError } from './errors.ts';
-import { GIT_ID } from './git.ts';
+import { BuildFailure, UsageError } from './errors.ts';
 import { mustRun, run, type Recorder } from './exec.ts';
 import { withLock } from './lock.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
-import { plan } from './pipeline.ts';
+import { plan } from './plan.ts';
 import { makeArgv, makeWithProgress } from './stages/build.ts';
 import { configStage } from './stages/config.ts';
-import { describeAmFailure, patchSubject, primeBlobs } from './stages/patches.ts';
+import { applyPatch, patchSubject, primeBlobs } from './stages/patches.ts';
 import { createRunDir, newRunId } from './stages/results.ts';
 import { sourceStage } from './stages/source.ts';
 import type { RunOptions } from './types.ts';
@@ -59,10 +58,8 @@ async function resetToBase(rec: Recorder, tree: string, base: string): Promise<v
 }
 
 async function applyOne(rec: Recorder, tree: string, set: PatchSet, file: string): Promise<void> {
-  const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', '--empty=drop', file], {});
-  if (r.exitCode !== 0) {
-    throw new UsageError(`patch ${set.name}/${path.basename(file)} ("${patchSubject(file)}") does not apply: ${describeAmFailure(`${r.stdout}\n${r.stderr}`, file)}`, 'rebase the series on the base');
-  }
+  const where = await applyPatch(rec, tree, file);
+  if (where !== null) throw new UsageError(`patch ${set.name}/${path.basename(file)} ("${patchSubject(file)}") does not apply: ${where}`, 'rebase the series on the base');
 }
 
 export async function buildEach(opts: RunOptions): Promise<BuildEachResult> {
@@ -107,9 +104,9 @@ export async function buildEach(opts: RunOptions): Promise<BuildEachResult> {
         await makeWithProgress(r, tree, makeArgv(cfg.outDir, ['bzImage']), buildLog, `build after ${i + 1}/${all.length} ${res.patch}`);
         res.status = 'pass';
       } catch (e) {
-        if (!(e instanceof PatchFailure)) throw e; // disk full, OOM, a missing tool: the lab's, exit 3
+        if (!(e instanceof BuildFailure)) throw e; // disk full, OOM, a missing tool: the lab's, exit 3
         res.status = 'fail';
-        res.error = /failed \(exit \d+\): (.*); see /.exec(e.message)?.[1] ?? e.message;
+        res.error = e.errorLine ?? `make exited ${e.makeExit} with no error line`;
       }
       res.seconds = (Date.now() - t0) / 1000;
       log(`${i + 1}/${all.length} ${set.name}/${res.patch}: ${res.status === 'pass' ? 'builds' : `FAILS: ${res.error}`} (${res.seconds.toFixed(0)} s)`);

@@ -9,6 +9,7 @@
 // The engine below walks the console once: it charges each report to the test whose
 // `kl: test-start` marker came last, keeps only the lines of the reporting task or CPU
 // (PRINTK_CALLER), and flags a report `corrupted` when it is cut off or has no usable frame.
+import { testMarker } from './agent.ts';
 import type { CrashRecord } from './types.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -428,7 +429,6 @@ const MAX_LINES = 400;
 const END_LINE = /^-+\[ end (?:trace|Kernel panic)|^={20,}\s*$/;
 const QUESTIONABLE = /^\s*(?:\[<[0-9a-f]+>\])?\s*\? /;
 const DROPPED_LINE = /Disabling lock debugging due to kernel taint/;
-const TEST_MARKER = /^kl: test-(start|end) (\S+)/;
 const TIMESTAMP_IN_TITLE = /\[ *\d+\.\d+\]/;
 
 interface Described {
@@ -524,9 +524,9 @@ export function detectCrashes(consoleText: string): CrashRecord[] {
   const raw = consoleText.split('\n');
   for (let n = 0; n < raw.length; n++) {
     const line = parseLine(raw[n]!, n + 1);
-    const marker = TEST_MARKER.exec(line.text);
+    const marker = testMarker(line.text);
     if (marker) {
-      test = marker[1] === 'start' ? marker[2]! : null;
+      test = marker.kind === 'start' ? marker.test : null;
       // A test boundary ends what its own task (or a console without caller ids) was printing.
       for (const r of [...open.values()]) if (r.ctx === line.ctx || r.ctx === '' || r.ctx === 'console') close(r);
       continue;

@@ -31,6 +31,19 @@ export class PatchFailure extends Error {
   }
 }
 
+/** A build of the patched tree failed in its code: what make said, and where the log is. */
+export class BuildFailure extends PatchFailure {
+  constructor(
+    readonly what: string,
+    readonly makeExit: number | null,
+    readonly errorLine: string | null, // the log's first compiler/linker error (file:line: error: ...)
+    readonly logFile: string,
+  ) {
+    super(`${what} failed (exit ${makeExit}): ${errorLine ?? 'no error line found'}; see ${logFile}`);
+    this.name = 'BuildFailure';
+  }
+}
+
 export function oneLine(err: unknown): string {
   if (err instanceof UsageError || err instanceof InfraError || err instanceof PatchFailure) {
     return err.hint ? `${err.message} (${err.hint})` : err.message;

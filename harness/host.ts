@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
+import type { RemoteRecord } from './types.ts';
 
 export interface HostProcess {
   stdout: Readable;
@@ -47,6 +48,8 @@ export interface Host {
   /** Start a long-running process (QEMU); stdin is /dev/null. Its stdout must be consumed. */
   spawn(argv: string[]): Promise<HostProcess>;
   close(): Promise<void>;
+  /** What a run records about where its guest ran: null for this machine. */
+  describe(): RemoteRecord | null;
 }
 
 /**
@@ -113,4 +116,7 @@ export const localHost: Host = {
     };
   },
   async close() {},
+  describe() {
+    return null;
+  },
 };

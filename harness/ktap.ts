@@ -1,5 +1,6 @@
 // KTAP parser for the agent's stream: one subtest per suite, one result line per test.
 // Lines that are not KTAP (console noise, partial writes) are ignored, as KTAP allows.
+import { KTAP_DURATION_LINE, KTAP_START_LINE } from './agent.ts';
 import type { TestRecord, TestStatus } from './types.ts';
 
 export interface ParsedKtap {
@@ -31,13 +32,13 @@ export function parseKtap(text: string): ParsedKtap {
       suite = sub[1]!;
       continue;
     }
-    const start = /^# kl-start (\S+)/.exec(body);
+    const start = KTAP_START_LINE.exec(body);
     if (start) {
       running = start[1]!;
       log = [];
       continue;
     }
-    const dur = /^# kl-duration (\S+) (\d+)s/.exec(body);
+    const dur = KTAP_DURATION_LINE.exec(body);
     if (dur) {
       duration.set(dur[1]!, Number(dur[2]));
       running = null;

@@ -2,28 +2,23 @@
 // results → report. Each stage adds to one RunRecord; run.json is rewritten after each.
 import fs from 'node:fs';
 import path from 'node:path';
-import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
-import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
-import { detectCrashes } from './crash.ts';
-import { InfraError, PatchFailure, UsageError, oneLine } from './errors.ts';
+import { jobFiles, type Job } from './agent.ts';
+import { InfraError } from './errors.ts';
 import { localHost, type Host } from './host.ts';
-import { parseFragment, parseConfigItem } from './kconfig.ts';
-import { parseKtap } from './ktap.ts';
-import { benchTable, writePerf } from './perf.ts';
+import { treeUseLock, withLock } from './lock.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
-import { checkRemote, connectRemote, type RemoteTarget, type SshHost } from './remote.ts';
+import { plan, testPlan, type Plan } from './plan.ts';
+import { connectRemote } from './remote.ts';
 import { buildStage } from './stages/build.ts';
-import { configStage, fragmentFiles, type FragmentInput } from './stages/config.ts';
+import { configStage } from './stages/config.ts';
 import { imageStage, jobInitrd } from './stages/image.ts';
 import { patchesStage } from './stages/patches.ts';
-import { treeUseLock, withLock } from './lock.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
-import { compareRuns, createRunDir, exitCodeFor, judgeSkips, newRunId, splitKernelMessages, summaryMarkdown, verdict, writeJunit, writeRunJson } from './stages/results.ts';
-import { checkKernelSrc, sourceStage } from './stages/source.ts';
-import type { RunOptions, RunRecord, TestRecord } from './types.ts';
+import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, resultsStage, writeReports, writeRunJson } from './stages/results.ts';
+import { sourceStage } from './stages/source.ts';
+import type { RunOptions, RunRecord } from './types.ts';
 
-export const DEFAULT_SUITES = ['smoke', 'uring'];
 const BOOT_ALLOWANCE_S = 60;
 
 /**
@@ -41,57 +36,6 @@ export function detectorCmdline(scale: number, kmemleak = false): string[] {
   // of 10. Zeroing each new object removes those stale copies.
   if (kmemleak) args.push('init_on_alloc=1');
   return args;
-}
-
-export interface Plan {
-  sets: PatchSet[];
-  suites: Suite[];
-  fragments: FragmentInput[];
-  features: string[];
-  remote: RemoteTarget | null;
-  base: BaseRequest;
-}
-
-/** Parse and check all input before anything is built: bad input is a usage error. */
-export function plan(opts: RunOptions): Plan {
-  if (opts.patch.includes('none') && opts.patch.length > 1) throw new UsageError(`--patch none cannot be combined with other sets (${opts.patch.join(',')})`);
-  const sets = opts.patch.filter((p) => p !== 'none').map(loadPatchSet);
-  const names = sets.map((s) => s.name);
-  const dup = names.find((n, i) => names.indexOf(n) !== i);
-  if (dup) throw new UsageError(`patch set '${dup}' is given twice`);
-  if (opts.exec !== null && opts.suites !== null) throw new UsageError('--exec and --suite are exclusive', 'run the command, or the suites');
-  if (opts.exec !== null && opts.exec.trim() === '') throw new UsageError('--exec needs a command');
-  if (opts.kernelSrc !== null) checkKernelSrc(opts.kernelSrc);
-  if (opts.base !== undefined && opts.kernelSrc !== null) throw new UsageError('--base and --kernel-src are exclusive', 'a --kernel-src tree is its own base');
-  const base: BaseRequest = { pin: commonPin(sets), want: opts.base !== undefined ? parseBaseOption(opts.base) : { kind: 'pin' } };
-  const remote = opts.remote !== undefined ? checkRemote(opts.remote, opts.remoteKey) : null;
-  let suiteNames: string[] = [];
-  if (opts.exec === null) {
-    suiteNames = opts.suites ?? [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => s.defaultSuites)])];
-  }
-  const suites = suiteNames.map(loadSuite);
-  const fragments: FragmentInput[] = fragmentFiles({ debug: opts.debug, kmemleak: opts.kmemleak ?? false });
-  for (const s of sets) {
-    if (s.configFragment) fragments.push({ source: path.relative(paths.repoRoot, s.configFragment), text: fs.readFileSync(s.configFragment, 'utf8') });
-  }
-  const suiteItems = suites.flatMap((s) => [...s.requires.config, ...s.tests.flatMap((t) => t.requires?.config ?? [])]);
-  if (suiteItems.length > 0) {
-    fragments.push({ source: `suites (${suites.map((s) => s.name).join(',')})`, text: suiteItems.map((i) => (i.includes('=') ? i : `${i}=y`)).join('\n') });
-  }
-  for (const f of opts.configFragments) {
-    if (!fs.existsSync(f)) throw new UsageError(`--config ${f}: no such file`);
-    const text = fs.readFileSync(f, 'utf8');
-    const { bad } = parseFragment(text, f);
-    if (bad.length > 0) throw new UsageError(`--config ${f}:${bad[0]!.line}: '${bad[0]!.text}' is not a config item`, 'write CONFIG_X=y, CONFIG_X=value or # CONFIG_X is not set');
-    fragments.push({ source: f, text });
-  }
-  if (opts.configItems.length > 0) {
-    for (const item of opts.configItems) {
-      if (!parseConfigItem(item, '--config-item')) throw new UsageError(`--config-item '${item}' is not a config item`, 'write CONFIG_X=y, CONFIG_X=m, CONFIG_X=n or CONFIG_X=value');
-    }
-    fragments.push({ source: '--config-item', text: opts.configItems.map((i) => (/=n$/.test(i) ? `# ${i.slice(0, -2)} is not set` : i)).join('\n') });
-  }
-  return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))], remote, base };
 }
 
 async function timed<T>(rec: RunRecord, stage: string, fn: () => Promise<T>): Promise<T> {
@@ -126,10 +70,12 @@ export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverr
   }
 }
 
-async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSignal | undefined, runDirOverride: string | undefined): Promise<LabResult> {
+/** The run record as a run starts: its directory, options and what it will run. */
+function startRecord(opts: RunOptions, p: Plan, host: Host, runDirOverride: string | undefined): RunRecord {
   const id = newRunId(opts.label);
   const dir = opts.dryRun ? path.join(opts.resultsDir, id) : runDirOverride ? (fs.mkdirSync(runDirOverride, { recursive: true }), runDirOverride) : createRunDir(opts.resultsDir, id, true);
-  const rec: RunRecord = {
+  const remote = host.describe();
+  return {
     id,
     dir,
     options: opts,
@@ -140,23 +86,24 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     tests: [],
     crashes: [],
     commands: [],
+    ...(remote ? { remote } : {}),
   };
-  if (host.remote) {
-    const h = host as SshHost;
-    rec.remote = { target: h.label, qemu: h.qemuVersion, hostKey: h.hostKey, knownHost: h.knownHost };
-  }
+}
+
+async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSignal | undefined, runDirOverride: string | undefined): Promise<LabResult> {
+  const rec = startRecord(opts, p, host, runDirOverride);
+  const dir = rec.dir;
   const r = { commands: rec.commands, dryRun: opts.dryRun };
   if (!opts.dryRun) {
     writeRunJson(rec);
-    log(`run ${id}: results in ${dir}`);
+    log(`run ${rec.id}: results in ${dir}`);
   }
+  // Ctrl-C / SIGTERM before the guest runs: stop at the next stage boundary (make itself is killed).
+  const interrupted = () => {
+    if (signal?.aborted) throw new InfraError('interrupted before the guest ran');
+  };
   try {
     const buildLog = path.join(dir, 'build.log');
-    // Ctrl-C / SIGTERM before the guest runs: stop at the next stage boundary (make itself is killed).
-    const interrupted = () => {
-      if (signal?.aborted) throw new InfraError('interrupted before the guest ran');
-    };
-
     const src = await timed(rec, 'source', () => sourceStage(r, opts.kernelSrc, p.base));
     rec.base = { desc: src.baseDesc, version: src.version, sha256: src.baseSha256, debian: src.debian };
     if (src.debian && !src.debian.pinned) log(`base ${src.debian.version} is not the pinned ${src.debian.pin.version} (${src.debian.pin.file})`);
@@ -165,8 +112,9 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     interrupted();
     // Config and build share the tree's out dirs: one run at a time per tree (another run
     // with other --config-item values would rewrite .config under this one's make).
+    const variant = { debug: opts.debug, kmemleak: opts.kmemleak ?? false };
     const { cfg, build } = await withLock(treeUseLock(patched.tree), async () => {
-      const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, { debug: opts.debug, kmemleak: opts.kmemleak ?? false }, p.fragments, undefined, `${src.baseTree}:${patched.stackHash}`));
+      const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, variant, p.fragments, undefined, `${src.baseTree}:${patched.stackHash}`));
       interrupted();
       if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
       const build = await timed(rec, 'build', () =>
@@ -191,24 +139,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog));
     interrupted();
 
-    // Which tests run, which skip (requirements) and which cannot (suite failed to build).
-    const preset: TestRecord[] = [];
-    const skipArgs: string[] = [];
-    for (const s of p.suites) {
-      if (!image.suitesBuilt.includes(s.name)) {
-        // Against a patched kernel's uAPI a suite that does not compile is the patch's failure;
-      // on the unpatched base it is ours (the lab's suite is broken).
-      const patched = p.sets.length > 0;
-      for (const t of s.tests) preset.push({ suite: s.name, name: t.name, status: patched ? 'fail' : 'error', durationS: 0, reason: `suite failed to build against ${patched ? 'the patched' : 'the base'} kernel's headers: ${image.suiteErrors[s.name] ?? 'unknown'}` });
-        continue;
-      }
-      const suiteWhy = unmetRequirement(s.requires, cfg.config, p.features);
-      for (const t of s.tests) {
-        const why = suiteWhy ?? unmetRequirement(t.requires, cfg.config, p.features);
-        if (why) skipArgs.push(`${s.name}/${t.name}=${why.replace(/[\s']/g, '+')}`);
-      }
-    }
-
+    const tests = testPlan(p, image, cfg.config, opts.exec !== null);
     const accel = await probeAccel(host);
     rec.accel = accel;
     if (rec.remote) {
@@ -216,70 +147,30 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       log(`${host.label}: accel ${accel}`);
     }
     const scale = timeoutScale(accel);
-    const guestSuites = p.suites.filter((s) => image.suitesBuilt.includes(s.name));
-    const wallS = opts.timeoutS ?? (BOOT_ALLOWANCE_S + (opts.exec !== null ? 600 : guestSuites.reduce((a, s) => a + s.timeout, 0))) * scale;
-    const initrd = path.join(dir, 'initrd.cpio');
-    const jobEnv: Record<string, string> = {
-      KL_SCALE: String(scale),
-      KL_KERNEL_VERSION: src.version,
-      KL_CPUS: String(opts.cpus),
-      KL_SUITE_LIST: guestSuites.map((s) => s.name).join(' '),
-      KL_SKIP: ` ${skipArgs.join(' ')} `,
-      KL_KMEMLEAK: opts.kmemleak ? '1' : '0',
-      KL_FEATURES: p.features.join(','),
+    const wallS = opts.timeoutS ?? (BOOT_ALLOWANCE_S + (opts.exec !== null ? 600 : tests.guestSuites.reduce((a, s) => a + s.timeout, 0))) * scale;
+    const job: Job = {
+      scale,
+      kernelVersion: src.version,
+      cpus: opts.cpus,
+      suites: tests.guestSuites.map((s) => s.name),
+      skips: tests.skips,
+      kmemleak: opts.kmemleak ?? false,
+      features: p.features,
+      exec: opts.exec !== null ? { command: opts.exec, timeoutS: wallS } : null,
     };
-    if (opts.exec !== null) {
-      jobEnv.KL_EXEC = Buffer.from(opts.exec).toString('base64');
-      jobEnv.KL_EXEC_TIMEOUT = String(Math.max(1, Math.floor(wallS)));
-    }
-    const job = opts.dryRun ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobEnv, initrd);
+    const initrd = path.join(dir, 'initrd.cpio');
+    const jobCpio = opts.dryRun ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobFiles(job), initrd);
     let outcome: BootOutcome | null = null;
     try {
-      outcome = await timed(rec, 'boot', () =>
-        boot(r, { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale, opts.kmemleak ?? false) }, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host),
-      );
+      const spec = { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job: jobCpio }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale, job.kmemleak) };
+      outcome = await timed(rec, 'boot', () => boot(r, spec, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host));
     } finally {
       fs.rmSync(initrd, { force: true });
     }
     if (opts.dryRun) return { record: rec, exitCode: 0 };
 
-    await timed(rec, 'results', async () => {
-      const ktapText = fs.readFileSync(path.join(dir, 'ktap.raw'), 'utf8');
-      fs.writeFileSync(path.join(dir, 'results.ktap'), ktapText);
-      const consoleText = fs.readFileSync(path.join(dir, 'console.log'), 'utf8');
-      const statusText = fs.readFileSync(path.join(dir, 'status.raw'), 'utf8');
-      const agentDone = /^done \d+/m.test(statusText);
-      const parsed = parseKtap(ktapText);
-      rec.crashes = detectCrashes(consoleText);
-      const tests: TestRecord[] = [...preset, ...parsed.tests];
-      // Tests the guest never reported: the running one hung or died, the rest never ran.
-      const planned = opts.exec !== null ? [{ suite: 'exec', name: 'command' }] : guestSuites.flatMap((s) => s.tests.map((t) => ({ suite: s.name, name: t.name })));
-      for (const t of planned) {
-        if (tests.some((x) => x.suite === t.suite && x.name === t.name)) continue;
-        const full = `${t.suite}/${t.name}`;
-        const crash = rec.crashes.find((c) => c.test === full);
-        if (parsed.running === full) {
-          const hung = outcome?.ended === 'wall-timeout' || outcome?.ended === 'test-timeout' || outcome?.ended === 'silence';
-          tests.push({ ...t, status: hung && !crash ? 'timeout' : 'error', durationS: 0, reason: crash ? `kernel: ${crash.title}` : hung ? `still running when the guest was stopped (${outcome?.ended})` : 'guest stopped during this test' });
-        } else tests.push({ ...t, status: 'error', durationS: 0, reason: 'not run: the guest stopped earlier' });
-      }
-      rec.tests = judgeSkips(tests, guestSuites, p.features, cfg.config);
-      const v = verdict(rec.tests, rec.crashes, outcome, agentDone);
-      rec.status = v.status;
-      rec.reason = v.reason;
-      const kdir = path.join(dir, 'kmsg');
-      fs.mkdirSync(kdir, { recursive: true });
-      // File names come from the host's own plan, never from what the guest printed: a
-      // marker naming a test we did not plan (a patch under test wrote it) gets no file.
-      const files = new Map<string, string>();
-      for (const t of planned) files.set(`${t.suite}/${t.name}`, `${t.suite}__${t.name}.log`);
-      if (opts.kmemleak) for (const s of guestSuites) files.set(`${s.name}/kmemleak-scan`, `${s.name}__kmemleak-scan.log`);
-      for (const [test, lines] of splitKernelMessages(consoleText)) {
-        const file = files.get(test);
-        if (file) fs.writeFileSync(path.join(kdir, file), `${lines.join('\n')}\n`);
-        else log(`console: a test marker for '${JSON.stringify(test).slice(1, 81)}', which the run did not plan: ignored`);
-      }
-    });
+    const results = await timed(rec, 'results', async () => resultsStage({ dir, tests, features: p.features, config: cfg.config, outcome, kmemleak: job.kmemleak }));
+    Object.assign(rec, results);
 
     if (opts.compareBaseline && p.sets.length > 0) {
       log('--compare-baseline: the same run on the unpatched base');
@@ -288,29 +179,10 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       const base = await runLab({ ...opts, ...sameBase, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'), host);
       rec.baseline = { runDir: base.record.dir, status: base.record.status, ...compareRuns(rec, base.record) };
     }
-
-    rec.finishedAt = new Date().toISOString();
-    writeJunit(rec);
-    const perf = writePerf(dir, rec.tests);
-    const perfMd = perf.length > 0 ? `\n## Performance (${rec.accel === 'tcg' ? 'TCG emulation: compare ratios, not absolutes' : 'KVM'})\n\n${benchTable(perf)}\n\nChart: perf.svg; data: perf.json\n` : '';
-    fs.writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(rec) + perfMd);
-    writeRunJson(rec);
+    writeReports(rec);
     return { record: rec, exitCode: exitCodeFor(rec.status) };
   } catch (err) {
-    // Every ending says why: run.json, summary.md and junit.xml are written even when a
-    // stage throws (tuxmake writes its metadata in finally). Ctrl-C stays incomplete.
-    if (!opts.dryRun) {
-      rec.status = signal?.aborted ? 'incomplete' : err instanceof PatchFailure ? 'fail' : 'error';
-      rec.reason = err instanceof PatchFailure ? oneLine(err) : `${err instanceof UsageError ? 'input' : err instanceof InfraError ? 'infrastructure' : 'internal'} error: ${oneLine(err)}`;
-      rec.finishedAt = new Date().toISOString();
-      try {
-        writeRunJson(rec);
-        writeJunit(rec);
-        fs.writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(rec));
-      } catch {
-        // the disk may be what failed: the exit code and the error line still say why
-      }
-    }
+    if (!opts.dryRun) recordFailure(rec, err, signal?.aborted ?? false);
     throw err;
   }
 }

@@ -8,10 +8,9 @@ import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
 import { listPatchSets, loadPatchSet, type PatchSet } from './catalog.ts';
 import { UsageError } from './errors.ts';
 import { mustRun, run, type Recorder } from './exec.ts';
-import { GIT_ID } from './git.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
-import { describeAmFailure, primeBlobs } from './stages/patches.ts';
+import { applyPatch, primeBlobs } from './stages/patches.ts';
 import { sourceStage } from './stages/source.ts';
 
 export type Applies = { status: 'applies' } | { status: '3way'; first: string } | { status: 'conflict'; patch: string; where: string };
@@ -53,10 +52,10 @@ async function tryApply(rec: Recorder, repo: string, tree: string, sets: PatchSe
     for (const file of set.patches) {
       const name = `${set.name}/${path.basename(file)}`;
       const plain = (await run(rec, ['git', '-C', tree, 'apply', '--check', file])).exitCode === 0;
-      const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', '--empty=drop', file]);
-      if (r.exitCode !== 0) {
+      const where = await applyPatch(rec, tree, file);
+      if (where !== null) {
         await run(rec, ['git', '-C', tree, 'am', '--quit']);
-        return { status: 'conflict', patch: name, where: describeAmFailure(`${r.stdout}\n${r.stderr}`, file) };
+        return { status: 'conflict', patch: name, where };
       }
       if (!plain) first ??= name;
     }

@@ -136,6 +136,12 @@ export interface SshHost extends Host {
   readonly qemuVersion: string;
 }
 
+/** What connectRemote learns after the connection is up (the host's fields read it). */
+interface Learned {
+  hostKey: string;
+  qemuVersion: string;
+}
+
 class SshProcess implements HostProcess {
   stdout: Readable;
   stderr: Readable;
@@ -238,14 +244,15 @@ export async function connectRemote(t: RemoteTarget): Promise<SshHost> {
         },
       } satisfies ConnectConfig);
     });
-  const host = makeHost(t, await open(), open, known.keys.length > 0);
+  const learned: Learned = { hostKey: '', qemuVersion: '' };
+  const host = makeHost(t, await open(), open, known.keys.length > 0, learned);
   if (!host.knownHost) log(`${t.label}: host key ${fingerprint(pinned!)} is not in ${knownHostsFile()}; accepted`);
-  (host as { hostKey: string }).hostKey = fingerprint(pinned!);
+  learned.hostKey = fingerprint(pinned!);
   try {
     const q = await host.run(['sh', '-c', 'command -v qemu-system-x86_64 >/dev/null && qemu-system-x86_64 --version'], { timeoutMs: 30_000 });
     const version = q.stdout.split('\n').find((l) => /QEMU emulator version/.test(l));
     if (q.exitCode !== 0 || !version) throw new InfraError(`${t.label} has no qemu-system-x86_64 on its PATH`, 'install qemu-system-x86 there');
-    (host as { qemuVersion: string }).qemuVersion = version.trim();
+    learned.qemuVersion = version.trim();
   } catch (err) {
     await host.close();
     throw err;
@@ -253,7 +260,7 @@ export async function connectRemote(t: RemoteTarget): Promise<SshHost> {
   return host;
 }
 
-function makeHost(target: RemoteTarget, first: Conn, reopen: () => Promise<Conn>, knownHost: boolean): SshHost {
+function makeHost(target: RemoteTarget, first: Conn, reopen: () => Promise<Conn>, knownHost: boolean, learned: Learned): SshHost {
   let conn = first;
   let closed = false;
   /**
@@ -321,9 +328,16 @@ function makeHost(target: RemoteTarget, first: Conn, reopen: () => Promise<Conn>
     label: target.label,
     remote: true,
     target,
-    hostKey: '',
+    get hostKey() {
+      return learned.hostKey;
+    },
     knownHost,
-    qemuVersion: '',
+    get qemuVersion() {
+      return learned.qemuVersion;
+    },
+    describe() {
+      return { target: target.label, qemu: learned.qemuVersion, hostKey: learned.hostKey, knownHost };
+    },
     async exists(file) {
       return call<unknown>('stat', (s, cb) => s.stat(file, cb)).then(
         () => true,

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { InfraError, PatchFailure } from '../errors.ts';
+import { BuildFailure, InfraError } from '../errors.ts';
 import { openLog } from '../logfile.ts';
 import { checkFreeSpace } from './source.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
@@ -108,8 +108,8 @@ export async function makeWithProgress(rec: Recorder, tree: string, argv: string
     if (r.exitCode !== 0) {
       const text = fs.readFileSync(logFile, 'utf8');
       const why = buildFailureLine(text);
-      const msg = `${what} failed (exit ${r.exitCode}): ${why ?? 'no error line found'}; see ${logFile}`;
-      throw buildFailureIsTheCodes(text, r.signal ?? null) ? new PatchFailure(msg) : new InfraError(msg);
+      if (buildFailureIsTheCodes(text, r.signal ?? null)) throw new BuildFailure(what, r.exitCode ?? null, why ?? null, logFile);
+      throw new InfraError(`${what} failed (exit ${r.exitCode}): ${why ?? 'no error line found'}; see ${logFile}`);
     }
   } finally {
     clearInterval(timer);

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { listSuites, loadSuite, type Suite } from '../catalog.ts';
+import { suitePlanFiles } from '../agent.ts';
+import { listSuites, loadSuite } from '../catalog.ts';
 import { InfraError } from '../errors.ts';
 import { run, type Recorder } from '../exec.ts';
 import { withLock } from '../lock.ts';
@@ -61,11 +62,6 @@ async function sharedLibs(bin: string): Promise<string[]> {
     if (m) libs.push(m[1]!);
   }
   return libs;
-}
-
-/** Turn a suite manifest into the agent's plan: name<TAB>timeout<TAB>cmd per line. */
-export function planLines(suite: Suite): string {
-  return suite.tests.map((t) => `${t.name}\t${Math.ceil(t.timeout ?? suite.testTimeout)}\t${t.cmd.replace(/[\t\n]/g, ' ')}\n`).join('');
 }
 
 export async function imageStage(rec: Recorder, buildDir: string, buildKey: string, logFile: string): Promise<ImageResult> {
@@ -136,8 +132,7 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
           log(`suite ${s.name} failed to build: ${errors[s.name]}`);
           continue;
         }
-        fs.writeFileSync(path.join(out, 'kl-plan'), planLines(s));
-        fs.writeFileSync(path.join(out, 'kl-suite-timeout'), `${Math.ceil(s.timeout)}\n`);
+        for (const [f, text] of Object.entries(suitePlanFiles(s))) fs.writeFileSync(path.join(out, f), text);
         for (const f of fs.readdirSync(out).sort()) {
           const p = path.join(out, f);
           if (fs.statSync(p).isFile()) addFile(`/kl/suites/${s.name}/${f}`, p, (fs.statSync(p).mode & 0o111) !== 0 ? '0755' : '0644');
@@ -161,14 +156,21 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
   });
 }
 
-/** The per-run job, appended to the image as a second cpio archive. */
-/** Write base + job archive to outFile; returns the job archive alone (a remote host caches the base). */
-export async function jobInitrd(rec: Recorder, buildDir: string, baseCpio: string, env: Record<string, string>, outFile: string): Promise<Uint8Array> {
+/**
+ * The per-run job (agent.ts: jobFiles) as a second cpio archive appended to the image.
+ * Writes base + job to outFile; returns the job archive alone (a remote host caches the base).
+ */
+export async function jobInitrd(rec: Recorder, buildDir: string, baseCpio: string, files: Record<string, string>, outFile: string): Promise<Uint8Array> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-job-'));
   try {
-    const envText = Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", `'\\''`)}'\n`).join('');
-    fs.writeFileSync(path.join(tmp, 'job.env'), envText);
-    fs.writeFileSync(path.join(tmp, 'spec'), `dir /kl 0755 0 0\nfile /kl/job.env ${path.join(tmp, 'job.env')} 0644 0 0\n`);
+    const spec = ['dir /kl 0755 0 0'];
+    fs.mkdirSync(path.join(tmp, 'kl'));
+    for (const [name, text] of Object.entries(files).sort()) {
+      if (!/^[a-z][a-z0-9.-]*$/.test(name)) throw new Error(`job file name '${name}'`);
+      fs.writeFileSync(path.join(tmp, 'kl', name), text);
+      spec.push(`file /kl/${name} ${path.join(tmp, 'kl', name)} 0644 0 0`);
+    }
+    fs.writeFileSync(path.join(tmp, 'spec'), `${spec.join('\n')}\n`);
     const r = await execa(path.join(buildDir, 'gen_init_cpio'), ['-t', '0', path.join(tmp, 'spec')], { encoding: 'buffer', reject: false });
     if (r.exitCode !== 0) throw new InfraError('gen_init_cpio failed for the job archive');
     fs.copyFileSync(baseCpio, outFile);

@@ -12,7 +12,8 @@ import { ifUnlocked, withLock, treeUseLock } from '../lock.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
 import type { PatchRecord } from '../types.ts';
-import { sha256File, type SourceResult } from './source.ts';
+import { sha256File } from '../hash.ts';
+import type { SourceResult } from './source.ts';
 
 
 export interface PatchesResult {
@@ -57,6 +58,15 @@ export function describeAmFailure(stderr: string, patchFile: string): string {
   return other ? other[1]!.trim() : stderr.trim().split('\n').slice(-1)[0] ?? 'unknown error';
 }
 
+/**
+ * git am one patch, 3-way, with the lab's own identity and no user hooks: null when it
+ * applied, else where it failed ("<file> <hunk>"). The am state is left for the caller.
+ */
+export async function applyPatch(rec: Recorder, tree: string, file: string): Promise<string | null> {
+  const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', '--empty=drop', file], {});
+  return r.exitCode === 0 ? null : describeAmFailure(`${r.stdout}\n${r.stderr}`, file);
+}
+
 export async function patchesStage(rec: Recorder, src: SourceResult, sets: PatchSet[]): Promise<PatchesResult> {
   const patches: PatchRecord[] = [];
   for (const set of sets) {
@@ -81,9 +91,8 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
     await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, 'HEAD'], { what: 'git worktree add' });
     if (sets.length > 1) await primeBlobs(rec, src.repo, sets);
     for (const p of patches) {
-      const r = await run(rec, ['git', ...GIT_ID, '-C', tree, 'am', '-q', '--3way', '--keep-cr', '--empty=drop', p.file], {});
-      if (r.exitCode !== 0) {
-        const where = describeAmFailure(`${r.stdout}\n${r.stderr}`, p.file);
+      const where = await applyPatch(rec, tree, p.file);
+      if (where !== null) {
         await run(rec, ['git', '-C', tree, 'am', '--abort'], {});
         await removeWorktree(rec, src.repo, tree);
         throw new UsageError(

@@ -3,13 +3,14 @@
 // ports (KTAP + status). Watchdogs: whole run, no output, per test.
 // QEMU runs on a Host: this machine, or (--remote) a KVM machine over SSH, where the
 // probe runs too and the KTAP and status streams are copied back as they grow.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { openLog } from '../logfile.ts';
 import { InfraError, oneLine } from '../errors.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
+import { currentTest, PORTS } from '../agent.ts';
+import { cachedPut, remoteCache } from '../hostCache.ts';
 import { localHost, type Host } from '../host.ts';
 import { parseKtap } from '../ktap.ts';
 import { log } from '../log.ts';
@@ -88,9 +89,9 @@ export function qemuArgv(b: BootSpec): string[] {
     '-serial', 'stdio',
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', `file,id=klktap,path=${path.join(b.runDir, 'ktap.raw')}`,
-    '-device', 'virtserialport,bus=vser0.0,chardev=klktap,name=kl.ktap',
+    '-device', `virtserialport,bus=vser0.0,chardev=klktap,name=${PORTS.ktap}`,
     '-chardev', `file,id=klstatus,path=${path.join(b.runDir, 'status.raw')}`,
-    '-device', 'virtserialport,bus=vser0.0,chardev=klstatus,name=kl.status',
+    '-device', `virtserialport,bus=vser0.0,chardev=klstatus,name=${PORTS.status}`,
     '-drive', `file=${path.join(b.runDir, 'scratch.img')},format=raw,if=virtio,cache=unsafe`,
     '-device', 'virtio-rng-pci',
   ];
@@ -113,15 +114,6 @@ export interface BootOutcome {
   hungTest?: string;
 }
 
-/** The test the guest is running, from `# kl-start suite/name timeout=N` lines in the KTAP stream. */
-function currentTest(text: string): { name: string; timeout: number } | null {
-  const starts = [...text.matchAll(/# kl-start (\S+) timeout=(\d+)/g)];
-  const last = starts[starts.length - 1];
-  if (!last) return null;
-  const done = text.lastIndexOf(`# kl-duration ${last[1]} `) > last.index!;
-  return done ? null : { name: last[1]!, timeout: Number(last[2]) };
-}
-
 /** Log each test result as the guest reports it; returns how many were seen. */
 function reportProgress(text: string, already: number): number {
   const { tests } = parseKtap(text);
@@ -135,48 +127,6 @@ function reportProgress(text: string, already: number): number {
  */
 function remoteSpec(spec: BootSpec, dir: string): BootSpec {
   return { ...spec, kernel: path.join(dir, 'bzImage'), initrd: path.join(dir, 'initrd.cpio'), runDir: dir };
-}
-
-/**
- * The remote's cache of kernels and initramfs images, by content: $XDG_CACHE_HOME (or
- * ~/.cache)/kernel-lab-remote. Files unused for two days are removed on the way.
- */
-async function remoteCache(host: Host): Promise<string> {
-  const script = 'd="${XDG_CACHE_HOME:-$HOME/.cache}/kernel-lab-remote" && mkdir -p "$d" && { find "$d" -type f -mmin +2880 -delete 2>/dev/null; printf %s "$d"; }';
-  const r = await host.run(['sh', '-c', script]);
-  const dir = r.stdout.trim();
-  if (r.exitCode !== 0 || !dir.startsWith('/')) throw new InfraError(`${host.label}: cannot make its cache directory: ${r.stderr.trim().split('\n').pop() ?? ''}`);
-  return dir;
-}
-
-const digests = new Map<string, string>(); // path:size:mtime → sha256
-
-async function sha256File(file: string): Promise<string> {
-  const st = fs.statSync(file);
-  const memo = `${file}:${st.size}:${st.mtimeMs}`;
-  const known = digests.get(memo);
-  if (known) return known;
-  const h = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  const d = h.digest('hex');
-  digests.set(memo, d);
-  return d;
-}
-
-/** Put a file in the remote cache unless it is there already (same content): its remote path. */
-async function cachedPut(host: Host, cache: string, local: string): Promise<{ file: string; uploaded: boolean; size: number }> {
-  const size = fs.statSync(local).size;
-  const file = path.posix.join(cache, `${(await sha256File(local)).slice(0, 32)}-${path.basename(local)}`);
-  if ((await host.exists(file)) && (await host.size(file)) === size) {
-    await host.run(['touch', '--', file]);
-    return { file, uploaded: false, size };
-  }
-  // Upload under a private name and rename: a concurrent run never sees half a file.
-  const part = `${file}.${process.pid}.${Date.now()}.part`;
-  await host.putFile(local, part);
-  const mv = await host.run(['mv', '-f', '--', part, file]);
-  if (mv.exitCode !== 0) throw new InfraError(`${host.label}: cannot move ${part} into its cache: ${mv.stderr.trim()}`);
-  return { file, uploaded: true, size };
 }
 
 export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, signal?: AbortSignal, host: Host = localHost): Promise<BootOutcome> {

@@ -1,12 +1,18 @@
-// Stage 9/10: results/<run-id>/ written as the run goes (run.json is rewritten after every
+// The results stage: results/<run-id>/ written as the run goes (run.json is rewritten after every
 // stage, so a killed run keeps everything so far with status "incomplete"), then the
 // final verdict, KTAP, junit.xml, per-test kernel messages and summary.md.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { unmetRequirement, type Suite } from '../catalog.ts';
 import { create } from 'xmlbuilder2';
-import { stripPrefixes } from '../crash.ts';
+import { agentFinished, testLogFiles, testMarker } from '../agent.ts';
+import { unmetRequirement, type Suite } from '../catalog.ts';
+import { detectCrashes, stripPrefixes } from '../crash.ts';
+import { InfraError, PatchFailure, UsageError, oneLine } from '../errors.ts';
+import { parseKtap } from '../ktap.ts';
+import { log } from '../log.ts';
+import { benchTable, writePerf } from '../perf.ts';
+import type { TestPlan } from '../plan.ts';
 import type { BootOutcome } from './qemu.ts';
 import type { BaselineDiff, CrashRecord, RunRecord, RunStatus, TestRecord } from '../types.ts';
 
@@ -86,21 +92,102 @@ export function judgeSkips(tests: TestRecord[], suites: Suite[], features: strin
   });
 }
 
-/** Kernel messages between a test's start and end markers, one file per test. */
+/** Kernel messages between a test's start and end markers, keyed by the marker's text (untrusted). */
 export function splitKernelMessages(consoleText: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   let cur: string | null = null;
   for (const raw of consoleText.split('\n')) {
-    const line = stripPrefixes(raw);
-    const m = /^kl: test-(start|end) (\S+)/.exec(line);
+    const m = testMarker(stripPrefixes(raw));
     if (m) {
-      cur = m[1] === 'start' ? m[2]! : null;
+      cur = m.kind === 'start' ? m.test : null;
       if (cur && !out.has(cur)) out.set(cur, []);
       continue;
     }
     if (cur) out.get(cur)!.push(raw);
   }
   return out;
+}
+
+export interface ResultsInputs {
+  dir: string; // the run directory: ktap.raw, status.raw and console.log from the boot
+  tests: TestPlan;
+  features: string[];
+  config: Map<string, string>;
+  outcome: BootOutcome | null;
+  kmemleak: boolean;
+}
+
+export interface ResultsOutput {
+  tests: TestRecord[];
+  crashes: CrashRecord[];
+  status: RunStatus;
+  reason: string;
+}
+
+/**
+ * What the guest said, judged against what the host planned: results.ktap, kernel reports
+ * charged to tests, a record for every planned test (one the guest never reported hung or
+ * never ran), skips judged, one verdict, and per-test kernel messages under kmsg/.
+ */
+export function resultsStage(inp: ResultsInputs): ResultsOutput {
+  const { dir, outcome } = inp;
+  const ktapText = fs.readFileSync(path.join(dir, 'ktap.raw'), 'utf8');
+  fs.writeFileSync(path.join(dir, 'results.ktap'), ktapText);
+  const consoleText = fs.readFileSync(path.join(dir, 'console.log'), 'utf8');
+  const done = agentFinished(fs.readFileSync(path.join(dir, 'status.raw'), 'utf8'));
+  const parsed = parseKtap(ktapText);
+  const crashes = detectCrashes(consoleText);
+  const tests: TestRecord[] = [...inp.tests.preset, ...parsed.tests];
+  // Tests the guest never reported: the running one hung or died, the rest never ran.
+  for (const t of inp.tests.planned) {
+    if (tests.some((x) => x.suite === t.suite && x.name === t.name)) continue;
+    const full = `${t.suite}/${t.name}`;
+    const crash = crashes.find((c) => c.test === full);
+    if (parsed.running === full) {
+      const hung = outcome?.ended === 'wall-timeout' || outcome?.ended === 'test-timeout' || outcome?.ended === 'silence';
+      tests.push({ ...t, status: hung && !crash ? 'timeout' : 'error', durationS: 0, reason: crash ? `kernel: ${crash.title}` : hung ? `still running when the guest was stopped (${outcome?.ended})` : 'guest stopped during this test' });
+    } else tests.push({ ...t, status: 'error', durationS: 0, reason: 'not run: the guest stopped earlier' });
+  }
+  const judged = judgeSkips(tests, inp.tests.guestSuites, inp.features, inp.config);
+  const v = verdict(judged, crashes, outcome, done);
+  const kdir = path.join(dir, 'kmsg');
+  fs.mkdirSync(kdir, { recursive: true });
+  // File names come from the host's own plan, never from what the guest printed: a
+  // marker naming a test we did not plan (a patch under test wrote it) gets no file.
+  const files = testLogFiles(inp.tests.planned, inp.kmemleak ? inp.tests.guestSuites.map((s) => s.name) : []);
+  for (const [test, lines] of splitKernelMessages(consoleText)) {
+    const file = files.get(test);
+    if (file) fs.writeFileSync(path.join(kdir, file), `${lines.join('\n')}\n`);
+    else log(`console: a test marker for '${JSON.stringify(test).slice(1, 81)}', which the run did not plan: ignored`);
+  }
+  return { tests: judged, crashes, status: v.status, reason: v.reason };
+}
+
+/** The run's last words: junit.xml, perf.json/svg, summary.md and run.json. */
+export function writeReports(rec: RunRecord): void {
+  rec.finishedAt = new Date().toISOString();
+  writeJunit(rec);
+  const perf = writePerf(rec.dir, rec.tests);
+  const perfMd = perf.length > 0 ? `\n## Performance (${rec.accel === 'tcg' ? 'TCG emulation: compare ratios, not absolutes' : 'KVM'})\n\n${benchTable(perf)}\n\nChart: perf.svg; data: perf.json\n` : '';
+  fs.writeFileSync(path.join(rec.dir, 'summary.md'), summaryMarkdown(rec) + perfMd);
+  writeRunJson(rec);
+}
+
+/**
+ * A run that a stage ended by throwing still says why: run.json, summary.md and junit.xml
+ * are written (tuxmake writes its metadata in finally). Ctrl-C stays incomplete.
+ */
+export function recordFailure(rec: RunRecord, err: unknown, interrupted: boolean): void {
+  rec.status = interrupted ? 'incomplete' : err instanceof PatchFailure ? 'fail' : 'error';
+  rec.reason = err instanceof PatchFailure ? oneLine(err) : `${err instanceof UsageError ? 'input' : err instanceof InfraError ? 'infrastructure' : 'internal'} error: ${oneLine(err)}`;
+  rec.finishedAt = new Date().toISOString();
+  try {
+    writeRunJson(rec);
+    writeJunit(rec);
+    fs.writeFileSync(path.join(rec.dir, 'summary.md'), summaryMarkdown(rec));
+  } catch {
+    // the disk may be what failed: the exit code and the error line still say why
+  }
 }
 
 /**

@@ -10,6 +10,7 @@ import type { BasePin, BaseRequest } from '../base.ts';
 import { InfraError, UsageError } from '../errors.ts';
 import type { DebianBase } from '../types.ts';
 import { GIT_ID } from '../git.ts';
+import { sha256File } from '../hash.ts';
 import { mustRun, run, type Recorder } from '../exec.ts';
 import { ifUnlocked, treeUseLock, withLock } from '../lock.ts';
 import { log } from '../log.ts';
@@ -25,15 +26,6 @@ export interface SourceResult {
 }
 
 
-
-export function sha256File(file: string): string {
-  const h = crypto.createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.alloc(1 << 20);
-  for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
-  fs.closeSync(fd);
-  return h.digest('hex');
-}
 
 export function kernelVersion(tree: string): string {
   const mk = fs.readFileSync(path.join(tree, 'Makefile'), 'utf8');

@@ -10,7 +10,7 @@ import { listPatchSets, loadPatchSet } from '../../harness/catalog.ts';
 import { patchesStage } from '../../harness/stages/patches.ts';
 import { sourceStage } from '../../harness/stages/source.ts';
 import { commonPin } from '../../harness/base.ts';
-import { DEFAULT_SUITES } from '../../harness/pipeline.ts';
+import { DEFAULT_SUITES } from '../../harness/plan.ts';
 import { lab } from './helpers.ts';
 
 const sets = listPatchSets();

@@ -119,3 +119,18 @@ test('--kernel-src on a tree built in place: configures and builds out of tree i
     fs.rmSync(user, { recursive: true, force: true });
   }
 });
+
+test('on the base, a feature suite is skipped by the host, and the guest reports the host\'s reason word for word', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', 'fused']);
+  t.is(r.exitCode, 0, r.stderr.split('\n').slice(-10).join('\n'));
+  const run = r.run!;
+  t.is(run.status, 'pass');
+  t.true(run.tests.length > 0);
+  const reason = "needs patch feature 'fused' (run with --patch fused)";
+  for (const x of run.tests) t.like(x, { suite: 'fused', status: 'skip', reason }, x.name);
+  // What the guest itself printed (results.ktap is its stream), not the host's re-judged record.
+  const ktap = fs.readFileSync(path.join(r.dir!, 'results.ktap'), 'utf8');
+  const skips = ktap.split('\n').filter((l) => /# SKIP /.test(l));
+  t.is(skips.length, run.tests.length, ktap);
+  for (const l of skips) t.true(l.endsWith(`# SKIP ${reason}`), l);
+});

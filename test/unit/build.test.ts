@@ -1,6 +1,7 @@
 import test from 'ava';
 import { buildKey } from '../../harness/stages/build.ts';
-import { dirHash, planLines } from '../../harness/stages/image.ts';
+import { planLines } from '../../harness/agent.ts';
+import { dirHash } from '../../harness/stages/image.ts';
 import { paths } from '../../harness/paths.ts';
 import { loadSuite } from '../../harness/catalog.ts';
 
