@@ -7,7 +7,9 @@
 //   /kl/skip                             tests the host skips: suite/name<TAB>reason per line
 // Guest → host:
 //   virtio port kl.ktap    KTAP: one subtest per suite; before each test
-//                          `# kl-start suite/name timeout=N`, after it `# kl-duration suite/name Ns exit=rc`
+//                          `# kl-start suite/name timeout=N`, after it `# kl-duration suite/name Ns
+//                          exit=rc taint=T` (/proc/sys/kernel/tainted), once `# kl-taint-boot T`;
+//                          under --repeat/--retry-failed one result line per run of a test
 //   virtio port kl.status  "started", "hb" while a test runs, then "done <rc>"
 //   /dev/kmsg (console)    `kl: test-start suite/name` and `kl: test-end suite/name rc=N`
 //                          around each test, so kernel reports are charged to the test
@@ -35,6 +37,8 @@ export interface Job {
   kmemleak: boolean;
   features: string[];
   exec: { command: string; timeoutS: number } | null;
+  repeat: number; // runs of each test
+  retry: number; // further runs of a test whose last run failed
 }
 
 const oneField = (s: string) => s.replace(/[\t\r\n]+/g, ' ');
@@ -58,6 +62,8 @@ export function jobFiles(job: Job): Record<string, string> {
     KL_SUITE_LIST: job.suites.join(' '),
     KL_KMEMLEAK: job.kmemleak ? '1' : '0',
     KL_FEATURES: job.features.join(','),
+    KL_REPEAT: String(job.repeat),
+    KL_RETRY: String(job.retry),
   };
   if (job.exec) {
     env.KL_EXEC = Buffer.from(job.exec.command).toString('base64');
@@ -71,7 +77,8 @@ export function jobFiles(job: Job): Record<string, string> {
 
 const KTAP_START = /# kl-start (\S+) timeout=(\d+)/g;
 export const KTAP_START_LINE = /^# kl-start (\S+)/;
-export const KTAP_DURATION_LINE = /^# kl-duration (\S+) (\d+)s/;
+export const KTAP_DURATION_LINE = /^# kl-duration (\S+) (\d+)s(?: exit=(-?\d+))?(?: taint=(\d+))?/;
+export const KTAP_BOOT_TAINT_LINE = /^# kl-taint-boot (\d+)/;
 const KMSG_MARKER = /^kl: test-(start|end) (\S+)/;
 
 /** The test the guest is running, from the KTAP stream so far (null between tests). */

@@ -23,6 +23,7 @@ const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/di
     [--debug] [--kmemleak] [--compare-baseline] [--base VERSION|latest|installed]
     [--kernel-src DIR|TARBALL] [--results DIR]
     [--timeout SECONDS] [--memory MiB] [--cpus N] [--remote user@host[:port] [--remote-key KEY]]
+    [--repeat N] [--retry-failed K] [--fail-on-flaky] [--known-issues FILE]
     [--dry-run] [--help]
 npm run lab -- triage [--titles] FILE|DIR...  # kernel reports in console logs: a JSON line per log
 npm run lab -- list [--json]             # patch sets and suites, with descriptions
@@ -81,6 +82,12 @@ function subcommandHelp(name: string, args: string[]): boolean {
 function positiveInt(name: string) {
   return (v: string) => {
     if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError(`${name} takes a positive whole number, not '${v}'`);
+    return Number(v);
+  };
+}
+function wholeNumber(name: string) {
+  return (v: string) => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} takes a whole number, not '${v}'`);
     return Number(v);
   };
 }
@@ -251,6 +258,10 @@ async function main(argv: string[]): Promise<number> {
     .option('--timeout <seconds>', 'wall-clock limit for the guest run', positiveInt('--timeout'))
     .option('--memory <MiB>', 'guest memory', positiveInt('--memory'), 2048)
     .option('--cpus <n>', 'guest CPUs', positiveInt('--cpus'), 2)
+    .option('--repeat <n>', 'run each test n times and count passes and failures (a test that both passes and fails is flaky)', positiveInt('--repeat'), 1)
+    .option('--retry-failed <k>', 'run a failed test again, up to k times (one that then passes is flaky)', wholeNumber('--retry-failed'), 0)
+    .option('--fail-on-flaky', 'a flaky test fails the run (default: reported, the run passes)', false)
+    .option('--known-issues <file>', 'expected failures and kernel reports (JSON; default: suites/known-issues.json)')
     .option('--remote <user@host[:port]>', 'boot the guest on that machine over SSH (one with KVM; it needs qemu-system-x86_64); the kernel is still built here (default: $KL_REMOTE)')
     .option('--remote-key <path>', 'private key for --remote (default: $KL_REMOTE_KEY, else ~/.ssh/id_ed25519 or ~/.ssh/id_rsa)')
     .option('--dry-run', 'print every command the run would execute, build and boot nothing', false)
@@ -292,6 +303,10 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     timeoutS: o.timeout ?? null,
     memoryMiB: o.memory,
     cpus: o.cpus,
+    repeat: o.repeat,
+    retryFailed: o.retryFailed,
+    failOnFlaky: o.failOnFlaky,
+    ...(o.knownIssues !== undefined ? { knownIssues: path.resolve(o.knownIssues) } : {}),
     dryRun: o.dryRun,
     ...(remote !== undefined ? { remote, remoteKey: o.remoteKey ?? (process.env.KL_REMOTE_KEY || defaultRemoteKey()) } : {}),
   };

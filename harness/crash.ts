@@ -435,6 +435,7 @@ interface Described {
   format: Format;
   title: string;
   corrupted: string | null; // the reason, or null
+  frame: string | null; // the guilty frame the title names
 }
 
 function describe(r: Open): Described {
@@ -449,7 +450,7 @@ function describe(r: Open): Described {
     break;
   }
   // No format fits the whole report: its header line is the title.
-  if (!chosen) return { format: r.format, title: normaliseTitle(r.lines[0]!), corrupted: 'the report lacks the lines that name the bug' };
+  if (!chosen) return { format: r.format, title: normaliseTitle(r.lines[0]!), corrupted: 'the report lacks the lines that name the bug', frame: null };
   const { format, header, detail } = chosen;
   const args = [...header.slice(1), ...(detail ? detail.slice(1) : [])];
   let corrupted: string | null = format.corrupted ? 'the header follows a report that was lost' : null;
@@ -467,7 +468,7 @@ function describe(r: Open): Described {
   if (TIMESTAMP_IN_TITLE.test(title)) corrupted ??= 'the title has a timestamp in it';
   if (!corrupted && !format.noStack && format.stack) corrupted = stackProblem(r.lines);
   if (!corrupted && !r.ended && r.lines.length < 3) corrupted = 'cut off after the header';
-  return { format, title, corrupted };
+  return { format, title, corrupted, frame: frame && frame !== 'corrupted' ? frame : null };
 }
 
 /** A report that should carry a stack: each stack it starts must have frames, and there must be one. */
@@ -511,6 +512,7 @@ export function detectCrashes(consoleText: string): CrashRecord[] {
     crashes.push({
       type: d.format.type,
       title: d.title,
+      ...(d.frame ? { frame: d.frame } : {}),
       test: r.test,
       fatal: r.fatal,
       corrupted: d.corrupted !== null,

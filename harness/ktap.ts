@@ -1,12 +1,13 @@
 // KTAP parser for the agent's stream: one subtest per suite, one result line per test.
 // Lines that are not KTAP (console noise, partial writes) are ignored, as KTAP allows.
-import { KTAP_DURATION_LINE, KTAP_START_LINE } from './agent.ts';
+import { KTAP_BOOT_TAINT_LINE, KTAP_DURATION_LINE, KTAP_START_LINE } from './agent.ts';
 import type { TestRecord, TestStatus } from './types.ts';
 
 export interface ParsedKtap {
   tests: TestRecord[];
   complete: boolean; // the top-level plan was fulfilled
   running: string | null; // suite/name started but not finished
+  bootTaint: number | null; // /proc/sys/kernel/tainted before the first test
 }
 
 const RESULT = /^(\s*)(ok|not ok)\s+(\d+)\s+([^#]*?)\s*(?:#\s*(.*))?$/;
@@ -18,7 +19,8 @@ export function parseKtap(text: string): ParsedKtap {
   let topResults = 0;
   let log: string[] = [];
   let running: string | null = null;
-  let duration = new Map<string, number>();
+  let duration = new Map<string, { s: number; taint?: number }>();
+  let bootTaint: number | null = null;
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\r$/, '');
     const indent = /^\s*/.exec(line)![0].length;
@@ -38,9 +40,14 @@ export function parseKtap(text: string): ParsedKtap {
       log = [];
       continue;
     }
+    const boot = KTAP_BOOT_TAINT_LINE.exec(body);
+    if (boot) {
+      bootTaint = Number(boot[1]);
+      continue;
+    }
     const dur = KTAP_DURATION_LINE.exec(body);
     if (dur) {
-      duration.set(dur[1]!, Number(dur[2]));
+      duration.set(dur[1]!, { s: Number(dur[2]), ...(dur[4] !== undefined ? { taint: Number(dur[4]) } : {}) });
       running = null;
       continue;
     }
@@ -64,11 +71,13 @@ export function parseKtap(text: string): ParsedKtap {
         reason = `timed out after ${directive.replace(/^TIMEOUT\s*/i, '')}`;
       } else if (directive) reason = directive;
       const s = suite ?? 'unknown';
-      tests.push({ suite: s, name, status, durationS: duration.get(`${s}/${name}`) ?? 0, reason, log });
+      const d = duration.get(`${s}/${name}`);
+      duration.delete(`${s}/${name}`); // a repeated run gets its own
+      tests.push({ suite: s, name, status, durationS: d?.s ?? 0, reason, log, ...(d?.taint !== undefined ? { taint: d.taint } : {}) });
       log = [];
       continue;
     }
     if (body.startsWith('#') && running) log.push(body.replace(/^#\s?/, ''));
   }
-  return { tests, complete: topPlan !== null && topResults >= topPlan, running };
+  return { tests, complete: topPlan !== null && topResults >= topPlan, running, bootTaint };
 }

@@ -6,6 +6,7 @@ import { jobFiles, type Job } from './agent.ts';
 import { InfraError } from './errors.ts';
 import { localHost, type Host } from './host.ts';
 import { treeUseLock, withLock } from './lock.ts';
+import { knownFor } from './judge.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
 import { plan, testPlan, type Plan } from './plan.ts';
@@ -17,6 +18,7 @@ import { patchesStage } from './stages/patches.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
 import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, resultsStage, writeReports, writeRunJson } from './stages/results.ts';
 import { sourceStage } from './stages/source.ts';
+import { symbolizeCrashes } from './symbolize.ts';
 import type { RunOptions, RunRecord } from './types.ts';
 
 const BOOT_ALLOWANCE_S = 60;
@@ -147,7 +149,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       log(`${host.label}: accel ${accel}`);
     }
     const scale = timeoutScale(accel);
-    const wallS = opts.timeoutS ?? (BOOT_ALLOWANCE_S + (opts.exec !== null ? 600 : tests.guestSuites.reduce((a, s) => a + s.timeout, 0))) * scale;
+    const wallS = opts.timeoutS ?? (BOOT_ALLOWANCE_S + p.runsPerTest * (opts.exec !== null ? 600 : tests.guestSuites.reduce((a, s) => a + s.timeout, 0))) * scale;
     const job: Job = {
       scale,
       kernelVersion: src.version,
@@ -156,7 +158,9 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       skips: tests.skips,
       kmemleak: opts.kmemleak ?? false,
       features: p.features,
-      exec: opts.exec !== null ? { command: opts.exec, timeoutS: wallS } : null,
+      exec: opts.exec !== null ? { command: opts.exec, timeoutS: wallS / p.runsPerTest } : null,
+      repeat: opts.repeat ?? 1,
+      retry: opts.retryFailed ?? 0,
     };
     const initrd = path.join(dir, 'initrd.cpio');
     const jobCpio = opts.dryRun ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobFiles(job), initrd);
@@ -169,8 +173,13 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     }
     if (opts.dryRun) return { record: rec, exitCode: 0 };
 
-    const results = await timed(rec, 'results', async () => resultsStage({ dir, tests, features: p.features, config: cfg.config, outcome, kmemleak: job.kmemleak }));
+    const results = await timed(rec, 'results', async () => resultsStage({ dir, tests, features: p.features, config: cfg.config, outcome, kmemleak: job.kmemleak, known: knownFor(p.known, src.version), failOnFlaky: opts.failOnFlaky ?? false }));
     Object.assign(rec, results);
+    // A kernel with line tables (--debug): file:line for each report, and whom to tell.
+    if (rec.crashes.length > 0 && cfg.config.get('CONFIG_DEBUG_INFO') === 'y') {
+      const s = await timed(rec, 'symbolize', () => symbolizeCrashes(rec.crashes, { vmlinux: path.join(build.dir, 'vmlinux'), tree: patched.tree, outDir: cfg.outDir }));
+      if (s.error) log(`symbolizing the kernel reports: ${s.error}`);
+    }
 
     if (opts.compareBaseline && p.sets.length > 0) {
       log('--compare-baseline: the same run on the unpatched base');

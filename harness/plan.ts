@@ -7,12 +7,13 @@ import { plannedTests, type PlannedTest } from './agent.ts';
 import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
 import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
 import { UsageError } from './errors.ts';
+import { loadKnownIssues } from './judge.ts';
 import { parseConfigItem, parseFragment } from './kconfig.ts';
 import { paths } from './paths.ts';
 import { checkRemote, type RemoteTarget } from './remote.ts';
 import { checkKernelSrc } from './stages/source.ts';
 import { fragmentFiles, type FragmentInput } from './stages/config.ts';
-import type { RunOptions, TestRecord } from './types.ts';
+import type { KnownIssue, RunOptions, TestRecord } from './types.ts';
 
 export const DEFAULT_SUITES = ['smoke', 'uring'];
 
@@ -23,6 +24,8 @@ export interface Plan {
   features: string[];
   remote: RemoteTarget | null;
   base: BaseRequest;
+  known: KnownIssue[]; // suites/known-issues.json
+  runsPerTest: number; // at most: --repeat plus --retry-failed
 }
 
 /** Parse and check all input before anything is built: bad input is a usage error. */
@@ -64,7 +67,15 @@ export function plan(opts: RunOptions): Plan {
     }
     fragments.push({ source: '--config-item', text: opts.configItems.map((i) => (/=n$/.test(i) ? `# ${i.slice(0, -2)} is not set` : i)).join('\n') });
   }
-  return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))], remote, base };
+  const repeat = opts.repeat ?? 1;
+  const retry = opts.retryFailed ?? 0;
+  if (repeat > 100 || retry > 100) throw new UsageError(`--repeat ${repeat} --retry-failed ${retry}: at most 100 runs of a test each`, 'a flaky test shows in far fewer');
+  return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))], remote, base, known: knownIssues(opts.knownIssues), runsPerTest: repeat + retry };
+}
+
+function knownIssues(file: string | undefined) {
+  if (file !== undefined && !fs.existsSync(file)) throw new UsageError(`--known-issues ${file}: no such file`);
+  return loadKnownIssues(file);
 }
 
 export interface TestPlan {

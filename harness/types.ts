@@ -1,6 +1,7 @@
 // The run record: one typed object that flows through every stage.
 export type RunStatus = 'pass' | 'fail' | 'crash' | 'timeout' | 'error' | 'incomplete';
-export type TestStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'error';
+// flaky: under --repeat/--retry-failed, some runs passed and some failed.
+export type TestStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'error' | 'flaky';
 export type Accel = 'kvm' | 'tcg';
 
 export interface RunOptions {
@@ -22,6 +23,10 @@ export interface RunOptions {
   remote?: string; // user@host[:port]: boot the guest there, over SSH (absent: here)
   remoteKey?: string; // the private key for remote
   base?: string; // --base: a Debian version, latest or installed (absent: the sets' pin)
+  repeat?: number; // --repeat: run each test this many times (default 1)
+  retryFailed?: number; // --retry-failed: run a failed test again, at most this many times (default 0)
+  failOnFlaky?: boolean; // --fail-on-flaky: a flaky test fails the run
+  knownIssues?: string; // --known-issues: the list to use instead of suites/known-issues.json
 }
 
 export interface PatchRecord {
@@ -51,11 +56,29 @@ export interface TestRecord {
   durationS: number;
   reason?: string;
   log?: string[];
+  /** Runs of the test by outcome, when it ran more than once (--repeat, --retry-failed). */
+  runs?: Partial<Record<'pass' | 'fail' | 'skip' | 'timeout', number>>;
+  taint?: number; // /proc/sys/kernel/tainted after the test
+  known?: KnownIssue; // an expected failure from the known-issues list: it does not fail the run
+}
+
+export interface KnownIssue {
+  test?: string; // suite/name
+  title?: string; // a kernel report's title
+  base?: string; // the kernel version it applies to (prefix of the run's version); absent: any
+  reason: string;
+  link?: string;
 }
 
 export interface CrashRecord {
   type: string; // BUG, WARNING, KASAN, KFENCE, UBSAN, lockdep, Oops, panic, ...
   title: string; // syzbot's convention (e.g. 'KASAN: use-after-free Read in f'): same bug, same title
+  frame?: string; // the guilty frame the title names (absent: the title names none)
+  /** With a kernel built with line tables (--debug): the report through scripts/decode_stacktrace.sh, */
+  decoded?: string;
+  location?: string; // file:line of the guilty frame
+  maintainers?: string[]; // scripts/get_maintainer.pl for that file: people, then lists
+  known?: KnownIssue; // on the known-issues list: reported, does not fail the run
   test: string | null; // suite/name the report happened in, null = outside any test
   fatal: boolean; // the kernel stopped (panic, or a report that ended in one)
   corrupted: boolean; // cut off, interleaved or without a usable frame: the title may be wrong
@@ -83,6 +106,7 @@ export interface RunRecord {
   crashes: CrashRecord[];
   commands: string[][]; // every external command the run executed (or would, with --dry-run)
   baseline?: { runDir: string; status: RunStatus; differences: BaselineDiff[]; newCrashes: CrashRecord[] };
+  knownIssues?: { issue: KnownIssue; seen: boolean }[]; // entries of the known-issues list that applied to this run
 }
 
 /** Which Debian source the base came from, and whether it is the one the sets pin. */

@@ -9,12 +9,13 @@ import { agentFinished, testLogFiles, testMarker } from '../agent.ts';
 import { unmetRequirement, type Suite } from '../catalog.ts';
 import { detectCrashes, stripPrefixes } from '../crash.ts';
 import { InfraError, PatchFailure, UsageError, oneLine } from '../errors.ts';
+import { aggregateRuns, applyKnownIssues, chargeCrashes, chargeTaint, markKnownCrashes, type KnownSeen } from '../judge.ts';
 import { parseKtap } from '../ktap.ts';
 import { log } from '../log.ts';
 import { benchTable, writePerf } from '../perf.ts';
 import type { TestPlan } from '../plan.ts';
 import type { BootOutcome } from './qemu.ts';
-import type { BaselineDiff, CrashRecord, RunRecord, RunStatus, TestRecord } from '../types.ts';
+import type { BaselineDiff, CrashRecord, KnownIssue, RunRecord, RunStatus, TestRecord } from '../types.ts';
 
 export function newRunId(label?: string): string {
   const d = new Date();
@@ -48,9 +49,12 @@ export function writeRunJson(rec: RunRecord): void {
  * One verdict per run. A kernel report outranks everything (the kernel's fault); then a
  * failed test; then a timeout; then an incomplete run (the guest died without a report).
  */
-export function verdict(tests: TestRecord[], crashes: CrashRecord[], boot: BootOutcome | null, agentDone: boolean): { status: RunStatus; reason: string } {
+export function verdict(allTests: TestRecord[], allCrashes: CrashRecord[], boot: BootOutcome | null, agentDone: boolean, failOnFlaky = false): { status: RunStatus; reason: string } {
+  // Known issues are reported, never the verdict.
+  const crashes = allCrashes.filter((c) => !c.known);
+  const tests = allTests.filter((t) => !t.known);
   if (crashes.length > 0) return { status: 'crash', reason: `kernel report: ${crashes[0]!.title}${crashes[0]!.test ? ` (in ${crashes[0]!.test})` : ''}` };
-  const failed = tests.filter((t) => t.status === 'fail');
+  const failed = tests.filter((t) => t.status === 'fail' || (failOnFlaky && t.status === 'flaky'));
   if (failed.length > 0) return { status: 'fail', reason: `${failed.length} test(s) failed: ${failed.slice(0, 3).map((t) => `${t.suite}/${t.name}`).join(', ')}` };
   if (boot?.ended === 'wall-timeout') return { status: 'timeout', reason: `run exceeded its time limit after ${boot.durationS.toFixed(0)} s` };
   if (boot?.ended === 'test-timeout') return { status: 'timeout', reason: `test ${boot.hungTest} did not finish and the guest did not stop it` };
@@ -61,7 +65,10 @@ export function verdict(tests: TestRecord[], crashes: CrashRecord[], boot: BootO
   const errored = tests.filter((t) => t.status === 'error');
   if (errored.length > 0) return { status: 'error', reason: `${errored.length} test(s) could not run: ${errored[0]!.suite}/${errored[0]!.name}: ${errored[0]!.reason ?? ''}` };
   if (!agentDone) return { status: 'incomplete', reason: 'guest stopped before the agent finished (no "done" on the status port)' };
-  return { status: 'pass', reason: `${tests.filter((t) => t.status === 'pass').length} passed, ${tests.filter((t) => t.status === 'skip').length} skipped` };
+  const flaky = tests.filter((t) => t.status === 'flaky');
+  const known = allTests.length - tests.length + (allCrashes.length - crashes.length);
+  const extra = [flaky.length > 0 ? `${flaky.length} flaky (${flaky.slice(0, 3).map((t) => `${t.suite}/${t.name}`).join(', ')})` : '', known > 0 ? `${known} known issue(s)` : ''].filter(Boolean);
+  return { status: 'pass', reason: `${tests.filter((t) => t.status === 'pass').length} passed, ${tests.filter((t) => t.status === 'skip').length} skipped${extra.map((e) => `, ${e}`).join('')}` };
 }
 
 export function exitCodeFor(status: RunStatus): number {
@@ -115,11 +122,14 @@ export interface ResultsInputs {
   config: Map<string, string>;
   outcome: BootOutcome | null;
   kmemleak: boolean;
+  known: KnownIssue[]; // the known-issues entries for this kernel
+  failOnFlaky: boolean;
 }
 
 export interface ResultsOutput {
   tests: TestRecord[];
   crashes: CrashRecord[];
+  knownIssues: KnownSeen[];
   status: RunStatus;
   reason: string;
 }
@@ -137,7 +147,9 @@ export function resultsStage(inp: ResultsInputs): ResultsOutput {
   const done = agentFinished(fs.readFileSync(path.join(dir, 'status.raw'), 'utf8'));
   const parsed = parseKtap(ktapText);
   const crashes = detectCrashes(consoleText);
-  const tests: TestRecord[] = [...inp.tests.preset, ...parsed.tests];
+  markKnownCrashes(crashes, inp.known);
+  // One record per test (repeated runs counted), each run charged the taint it added.
+  const tests: TestRecord[] = [...inp.tests.preset, ...aggregateRuns(chargeTaint(parsed.tests, parsed.bootTaint, new Set(crashes.flatMap((c) => (c.test ? [c.test] : [])))))];
   // Tests the guest never reported: the running one hung or died, the rest never ran.
   for (const t of inp.tests.planned) {
     if (tests.some((x) => x.suite === t.suite && x.name === t.name)) continue;
@@ -148,8 +160,8 @@ export function resultsStage(inp: ResultsInputs): ResultsOutput {
       tests.push({ ...t, status: hung && !crash ? 'timeout' : 'error', durationS: 0, reason: crash ? `kernel: ${crash.title}` : hung ? `still running when the guest was stopped (${outcome?.ended})` : 'guest stopped during this test' });
     } else tests.push({ ...t, status: 'error', durationS: 0, reason: 'not run: the guest stopped earlier' });
   }
-  const judged = judgeSkips(tests, inp.tests.guestSuites, inp.features, inp.config);
-  const v = verdict(judged, crashes, outcome, done);
+  const { tests: judged, seen } = applyKnownIssues(chargeCrashes(judgeSkips(tests, inp.tests.guestSuites, inp.features, inp.config), crashes), crashes, inp.known);
+  const v = verdict(judged, crashes, outcome, done, inp.failOnFlaky);
   const kdir = path.join(dir, 'kmsg');
   fs.mkdirSync(kdir, { recursive: true });
   // File names come from the host's own plan, never from what the guest printed: a
@@ -160,7 +172,7 @@ export function resultsStage(inp: ResultsInputs): ResultsOutput {
     if (file) fs.writeFileSync(path.join(kdir, file), `${lines.join('\n')}\n`);
     else log(`console: a test marker for '${JSON.stringify(test).slice(1, 81)}', which the run did not plan: ignored`);
   }
-  return { tests: judged, crashes, status: v.status, reason: v.reason };
+  return { tests: judged, crashes, knownIssues: seen, status: v.status, reason: v.reason };
 }
 
 /** The run's last words: junit.xml, perf.json/svg, summary.md and run.json. */
@@ -207,17 +219,23 @@ export function writeJunit(rec: RunRecord): void {
     const s = root.ele('testsuite', {
       name: x(suite),
       tests: tests.length,
-      failures: tests.filter((t) => t.status === 'fail').length,
-      errors: tests.filter((t) => t.status === 'timeout' || t.status === 'error').length,
-      skipped: tests.filter((t) => t.status === 'skip').length,
+      failures: tests.filter((t) => !t.known && (t.status === 'fail' || (rec.options?.failOnFlaky && t.status === 'flaky'))).length,
+      errors: tests.filter((t) => !t.known && (t.status === 'timeout' || t.status === 'error')).length,
+      skipped: tests.filter((t) => t.status === 'skip' || t.known).length,
     });
     for (const t of tests) {
       const c = s.ele('testcase', { classname: x(suite), name: x(t.name), time: t.durationS });
       const crashes = rec.crashes.filter((k) => k.test === `${t.suite}/${t.name}`);
-      if (t.status === 'skip') c.ele('skipped', { message: x(t.reason ?? '') });
-      else if (t.status === 'fail') c.ele('failure', { message: x(t.reason ?? 'failed') }).txt(x((t.log ?? []).join('\n')));
+      if (t.runs) {
+        const p = c.ele('properties');
+        for (const [k, n] of Object.entries(t.runs)) p.ele('property', { name: `runs.${k}`, value: n });
+      }
+      if (t.known) c.ele('skipped', { message: x(`known issue (${t.status}): ${t.known.reason}${t.known.link ? ` ${t.known.link}` : ''}`) });
+      else if (t.status === 'skip') c.ele('skipped', { message: x(t.reason ?? '') });
+      else if (t.status === 'flaky' && !rec.options?.failOnFlaky) c.ele('flakyFailure', { message: x(t.reason ?? 'flaky') }).txt(x((t.log ?? []).join('\n')));
+      else if (t.status === 'fail' || t.status === 'flaky') c.ele('failure', { message: x(t.reason ?? 'failed') }).txt(x((t.log ?? []).join('\n')));
       else if (t.status === 'timeout' || t.status === 'error') c.ele('error', { message: x(t.reason ?? t.status) });
-      if (crashes.length > 0) c.ele('error', { message: x(`kernel report: ${crashes[0]!.title}`), type: x(crashes[0]!.type) }).txt(x(crashes[0]!.report));
+      if (crashes.length > 0) c.ele('error', { message: x(`kernel report: ${crashes[0]!.title}`), type: x(crashes[0]!.type) }).txt(x(crashes[0]!.decoded ?? crashes[0]!.report));
       if (t.log && t.log.length > 0) c.ele('system-out').txt(x(t.log.join('\n')));
     }
   }
@@ -244,13 +262,27 @@ export function summaryMarkdown(rec: RunRecord): string {
     for (const t of rec.tests) {
       const crash = rec.crashes.find((c) => c.test === `${t.suite}/${t.name}`);
       const note = [t.reason, crash ? `kernel: ${crash.title}` : ''].filter(Boolean).join('; ').replace(/\|/g, '\\|');
-      lines.push(`| ${t.suite} | ${t.name} | ${t.status} | ${t.durationS} | ${note} |`);
+      const runs = t.runs ? ` (${t.runs.pass ?? 0}/${Object.values(t.runs).reduce((a, n) => a + (n ?? 0), 0)} passed)` : '';
+      const known = t.known ? ` — known: ${t.known.reason}${t.known.link ? ` (${t.known.link})` : ''}` : '';
+      lines.push(`| ${t.suite} | ${t.name} | ${t.status}${runs} | ${t.durationS} | ${note}${known.replace(/\|/g, '\\|')} |`);
     }
     lines.push('');
   }
   if (rec.crashes.length > 0) {
     lines.push('## Kernel reports', '');
-    for (const c of rec.crashes) lines.push(`- **${c.type}**: ${c.title} — in ${c.test ?? '(no test running)'} (console.log line ${c.line}${c.count > 1 ? `, ${c.count} times` : ''}${c.corrupted ? `; corrupted: ${c.corruptedReason ?? 'yes'}` : ''})`);
+    for (const c of rec.crashes) {
+      lines.push(`- **${c.type}**: ${c.title} — in ${c.test ?? '(no test running)'} (console.log line ${c.line}${c.count > 1 ? `, ${c.count} times` : ''}${c.corrupted ? `; corrupted: ${c.corruptedReason ?? 'yes'}` : ''})`);
+      if (c.location) lines.push(`  - at ${c.location}${c.maintainers ? `; maintainers: ${c.maintainers.join(', ')}` : ''}`);
+    }
+    lines.push('');
+    for (const c of rec.crashes.filter((x) => x.decoded)) lines.push(`### ${c.title}`, '', '```', c.decoded!.trimEnd(), '```', '');
+  }
+  if (rec.knownIssues && rec.knownIssues.length > 0) {
+    lines.push('## Known issues', '');
+    for (const k of rec.knownIssues) {
+      const what = k.issue.test ?? `report "${k.issue.title}"`;
+      lines.push(`- ${what}: ${k.seen ? 'seen, as expected' : '**not seen: it stopped happening** (remove it from suites/known-issues.json?)'} — ${k.issue.reason}${k.issue.link ? ` (${k.issue.link})` : ''}`);
+    }
     lines.push('');
   }
   if (rec.baseline) {

@@ -18,6 +18,8 @@ const job: Job = {
   kmemleak: false,
   features: [],
   exec: { command: "echo 'hi' | cat", timeoutS: 12.7 },
+  repeat: 3,
+  retry: 1,
 };
 
 test('the job: env quoted for sh, the command in base64, the skip list one line per test with the reason kept whole', (t) => {
