@@ -18,6 +18,7 @@ export const paths = {
   builds: path.join(cacheRoot, 'builds'),
   configCache: path.join(cacheRoot, 'configs'), // .config by the hash of its inputs
   imageCache: path.join(cacheRoot, 'images'),
+  suiteCache: path.join(cacheRoot, 'suites'), // each suite built, by its sources + uAPI headers + toolchain
   ccache: path.join(cacheRoot, 'ccache'),
   locks: path.join(cacheRoot, 'locks'),
 };

@@ -14,7 +14,7 @@ import { connectRemote } from './remote.ts';
 import { buildStage } from './stages/build.ts';
 import { configStage } from './stages/config.ts';
 import { imageStage, jobInitrd } from './stages/image.ts';
-import { patchesStage } from './stages/patches.ts';
+import { patchesStage, patchTree } from './stages/patches.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
 import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, resultsStage, writeReports, writeRunJson } from './stages/results.ts';
 import { sourceStage } from './stages/source.ts';
@@ -110,19 +110,20 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     rec.base = { desc: src.baseDesc, version: src.version, sha256: src.baseSha256, debian: src.debian };
     if (src.debian && !src.debian.pinned) log(`base ${src.debian.version} is not the pinned ${src.debian.pin.version} (${src.debian.pin.file})`);
     interrupted();
-    const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
-    interrupted();
-    // Config and build share the tree's out dirs: one run at a time per tree (another run
-    // with other --config-item values would rewrite .config under this one's make).
+    // Patches, config and build share the series' tree and its out dirs: one run at a time
+    // per tree (another revision of the series would be checked out under this one's make,
+    // another run's --config-item values would rewrite its .config).
     const variant = { debug: opts.debug, kmemleak: opts.kmemleak ?? false };
-    const { cfg, build } = await withLock(treeUseLock(patched.tree), async () => {
+    const { patched, cfg, build } = await withLock(treeUseLock(patchTree(src, p.sets)), async () => {
+      const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
+      interrupted();
       const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, variant, p.fragments, undefined, `${src.baseTree}:${patched.stackHash}`));
       interrupted();
       if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
       const build = await timed(rec, 'build', () =>
         buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal }),
       );
-      return { cfg, build };
+      return { patched, cfg, build };
     });
     interrupted();
     rec.kernel = {

@@ -60,7 +60,8 @@ export async function symbolizeCrashes(crashes: CrashRecord[], inp: SymbolizeInp
       error ??= `decode_stacktrace.sh exited ${r.exitCode}: ${String(r.stderr).trim().split('\n').pop() ?? ''}`;
       continue;
     }
-    c.decoded = String(r.stdout);
+    // Paths relative to the out dir (../drivers/x.c) read as the tree's own (drivers/x.c).
+    c.decoded = inp.outDir && path.dirname(path.resolve(inp.outDir)) === path.resolve(inp.tree) ? String(r.stdout).replace(/(?<=[( ])\.\.\//g, '') : String(r.stdout);
     decoded++;
     const loc = c.frame ? frameLocation(c.decoded, c.frame) : null;
     if (!loc) continue;

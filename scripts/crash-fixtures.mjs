@@ -4,6 +4,7 @@
 // title of each is written by a person into expected.json after reading the log, so the
 // parser test can fail.
 //   npx zx scripts/crash-fixtures.mjs [--debug] [--patch SETS] [NAME...]
+//   npx zx scripts/crash-fixtures.mjs --debug --patch test/fixtures/lab-crashers lock_inversion ...
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -30,6 +31,20 @@ const all = {
         kasan_uaf_read: [lkdtm('READ_AFTER_FREE'), 240],
         ubsan_array_bounds: [lkdtm('ARRAY_BOUNDS'), 240],
         kfence_uaf: ['echo 0 > /sys/module/kasan/parameters/fault 2>/dev/null; for i in $(seq 200); do echo READ_AFTER_FREE > /sys/kernel/debug/provoke-crash/DIRECT; done', 400],
+      }
+    : {}),
+  // With the lab's own lkdtm crash types: --debug --patch test/fixtures/lab-crashers
+  ...(debug && patch.includes('lab-crashers')
+    ? {
+        lock_inversion: [lkdtm('LOCK_INVERSION'), 300],
+        sleep_in_atomic: [lkdtm('SLEEP_IN_ATOMIC'), 300],
+        rcu_stall: [`echo 10 > /sys/module/rcupdate/parameters/rcu_cpu_stall_timeout; ${lkdtm('RCU_STALL')}`, 400],
+        odebug_free_active: [lkdtm('ODEBUG_FREE_ACTIVE'), 300],
+        ubsan_shift: [lkdtm('UBSAN_SHIFT'), 300],
+        refcount_underflow: [lkdtm('REFCOUNT_DEC_NEGATIVE'), 300],
+        two_reports: [`${lkdtm('WARNING')}; ${lkdtm('UBSAN_SHIFT')}`, 300],
+        // Another task writes to the console while the WARNING prints: its lines interleave.
+        interleaved: [`(i=0; while [ $i -lt 400 ]; do echo "kl-noise $i" > /dev/kmsg; i=$((i+1)); done) & ${lkdtm('WARNING')}; wait`, 300],
       }
     : {}),
 };

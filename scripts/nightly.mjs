@@ -1,6 +1,6 @@
 #!/usr/bin/env zx
 // Nightly matrix: the sets against Debian's newest 6.12 (rebase-check), every patch builds (build-each), each patch set alone (against its
-// baseline), the stack, the stack with --kmemleak, the stack under --debug, and the benchmarks. Every run gets a verdict; the matrix never stops early.
+// baseline), the stack, the stack with --kmemleak, the stack under --debug, the benchmarks, and a located --debug report. Every run gets a verdict; the matrix never stops early.
 // Output: results/nightly-<date>/matrix.md and matrix.json; exit 1 if any cell is not pass.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +29,17 @@ const cells = [
   { name: `debug:${stack || 'none'}`, args: ['--patch', stack || 'none', '--debug'] },
   { name: `kmemleak:${stack || 'none'}`, args: ['--patch', stack || 'none', '--kmemleak'] },
   ...(benches.length ? [{ name: 'bench', args: ['--patch', stack || 'none', '--suite', benches.join(',')] }] : []),
+  // A --debug kernel names where a report happened and whom to tell: the lab's own lkdtm
+  // crash types, one UBSAN shift; the cell passes when the report carries file:line and maintainers.
+  {
+    name: 'debug-symbolize',
+    args: ['--patch', 'test/fixtures/lab-crashers', '--debug', '--exec', 'echo UBSAN_SHIFT > /sys/kernel/debug/provoke-crash/DIRECT'],
+    check: (run) => {
+      const c = run?.crashes?.[0];
+      const ok = run?.status === 'crash' && /^drivers\/misc\/lkdtm\/lab\.c:\d+$/.test(c?.location ?? '') && (c?.maintainers ?? []).length > 0;
+      return { status: ok ? 'pass' : 'fail', reason: ok ? `${c.title} at ${c.location}; ${c.maintainers.join(', ')}` : `expected a located UBSAN report, got ${JSON.stringify(c ? { title: c.title, location: c.location, maintainers: c.maintainers } : run?.reason)}` };
+    },
+  },
 ];
 
 const rows = [];
@@ -50,6 +61,11 @@ for (const cell of cells) {
     const each = JSON.parse(fs.readFileSync(path.join(dir, 'latest', 'build-each.json'), 'utf8')).results;
     const bad = each.find((x) => x.status === 'fail');
     run = { status: bad ? 'fail' : 'pass', reason: bad ? `${bad.set}/${bad.patch} does not build: ${bad.error}` : `all ${each.length} patches build` };
+  }
+  if (cell.check) {
+    const c = cell.check(run);
+    rows.push({ cell: cell.name, exitCode: c.status === 'pass' ? 0 : 1, status: c.status, reason: c.reason, minutes: ((Date.now() - t0) / 60000).toFixed(1) });
+    continue;
   }
   rows.push({ cell: cell.name, exitCode: p.exitCode, status: run?.status ?? 'error', reason: run?.reason ?? p.stderr.trim().split('\n').pop(), minutes: ((Date.now() - t0) / 60000).toFixed(1) });
 }

@@ -7,14 +7,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { suitePlanFiles } from '../agent.ts';
-import { listSuites, loadSuite } from '../catalog.ts';
+import { listSuites, loadSuite, type Suite } from '../catalog.ts';
 import { InfraError } from '../errors.ts';
 import { run, type Recorder } from '../exec.ts';
 import { withLock } from '../lock.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
 
-const RECIPE_VERSION = 'kl-image-1';
+const RECIPE_VERSION = 'kl-image-2';
+const SUITE_RECIPE = 'kl-suite-1';
 
 interface Recipe {
   busybox: string;
@@ -64,6 +65,93 @@ async function sharedLibs(bin: string): Promise<string[]> {
   return libs;
 }
 
+/**
+ * The kernel's uAPI headers (headers_install), by content: all a suite is built from besides
+ * its sources. Kept beside the build once computed.
+ */
+export function headersHash(buildDir: string): string {
+  const memo = path.join(buildDir, 'headers.sha256');
+  if (fs.existsSync(memo)) return fs.readFileSync(memo, 'utf8').trim();
+  const h = dirHash(path.join(buildDir, 'headers'));
+  try {
+    fs.writeFileSync(`${memo}.${process.pid}`, `${h}\n`);
+    fs.renameSync(`${memo}.${process.pid}`, memo);
+  } catch {
+    // a read-only cache: computed again next time
+  }
+  return h;
+}
+
+let suiteToolsMemo: Promise<string> | null = null;
+/** The compilers and the static libraries suites link (liburing, libbpf, libc). */
+function suiteToolchain(): Promise<string> {
+  suiteToolsMemo ??= (async () => {
+    const v = async (cmd: string) => {
+      const r = await execa(cmd, ['--version'], { reject: false, stdin: 'ignore' });
+      return `${cmd}: ${r.exitCode === 0 ? String(r.stdout).split('\n')[0] : 'absent'}`;
+    };
+    const pkgs = await execa('dpkg-query', ['-W', '-f', '${Package} ${Version}\n', 'liburing-dev', 'libbpf-dev', 'libc6-dev'], { reject: false, stdin: 'ignore' });
+    return [await v('gcc'), await v('clang'), String(pkgs.stdout)].join('\n');
+  })();
+  return suiteToolsMemo;
+}
+
+/** A suite's own inputs: its directory, the shared include dir and make rules, and sibling suites its sources include. */
+export function suiteSourceHash(suite: { name: string; dir: string }): string {
+  const siblings = new Set<string>();
+  for (const f of fs.readdirSync(suite.dir)) {
+    const p = path.join(suite.dir, f);
+    if (!fs.statSync(p).isFile()) continue;
+    for (const m of fs.readFileSync(p, 'utf8').matchAll(/\.\.\/([A-Za-z0-9_-]+)\//g)) if (m[1] !== suite.name) siblings.add(m[1]!);
+  }
+  const h = crypto.createHash('sha256').update(`${dirHash(suite.dir)}\n${dirHash(path.join(paths.suites, 'include'))}\n`);
+  h.update(fs.readFileSync(path.join(paths.suites, 'common.mk')));
+  for (const s of [...siblings].sort()) h.update(`\n${s}:${dirHash(path.join(paths.suites, s))}`);
+  return h.digest('hex');
+}
+
+interface SuiteBuild {
+  out: string | null; // the built suite, with its plan files; null: it failed to build
+  error?: string;
+  cached: boolean;
+}
+
+/**
+ * One suite built against these headers, from the suite cache when its sources, the
+ * headers and the toolchain are the same: a patch that leaves the uAPI alone rebuilds no suite.
+ */
+async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: string, logFile: string): Promise<SuiteBuild> {
+  const key = crypto.createHash('sha256').update([SUITE_RECIPE, s.name, suiteSourceHash(s), hdrHash, await suiteToolchain()].join('\n')).digest('hex').slice(0, 20);
+  const dir = path.join(paths.suiteCache, `${s.name}-${key}`);
+  const status = path.join(dir, 'status.json');
+  return withLock(`suite-${s.name}-${key}`, async () => {
+    if (fs.existsSync(status)) {
+      const st = JSON.parse(fs.readFileSync(status, 'utf8')) as { ok: boolean; error?: string };
+      return st.ok ? { out: path.join(dir, 'out'), cached: true } : { out: null, error: st.error, cached: true };
+    }
+    const tmp = `${dir}.tmp.${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const out = path.join(tmp, 'out');
+    fs.mkdirSync(out, { recursive: true });
+    const r = await run(rec, ['make', '-C', s.dir, `O=${out}`, `KHDR=${path.join(buildDir, 'headers')}`, `-j${os.availableParallelism()}`], {});
+    fs.appendFileSync(logFile, `\n$ make -C ${s.dir} O=${out}\n${r.stdout}\n${r.stderr}\n`);
+    let result: SuiteBuild;
+    if (r.exitCode !== 0) {
+      const error = (r.stderr.split('\n').find((l) => /error/.test(l)) ?? r.stderr.split('\n').slice(-1)[0] ?? 'build failed').trim();
+      fs.rmSync(out, { recursive: true, force: true });
+      fs.writeFileSync(path.join(tmp, 'status.json'), JSON.stringify({ ok: false, error }));
+      result = { out: null, error, cached: false };
+    } else {
+      for (const [f, text] of Object.entries(suitePlanFiles(s))) fs.writeFileSync(path.join(out, f), text);
+      fs.writeFileSync(path.join(tmp, 'status.json'), JSON.stringify({ ok: true }));
+      result = { out: path.join(dir, 'out'), cached: false };
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+    return result;
+  });
+}
+
 export async function imageStage(rec: Recorder, buildDir: string, buildKey: string, logFile: string): Promise<ImageResult> {
   const recipe = JSON.parse(fs.readFileSync(path.join(paths.images, 'base', 'recipe.json'), 'utf8')) as Recipe;
   const suites = listSuites().map(loadSuite);
@@ -74,10 +162,13 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
     if (!p) throw new InfraError(`guest tool '${t}' is not installed on the host`, 'run `make deps`');
     tools.push({ name: t, path: p });
   }
+  // The image depends on the kernel only through its uAPI headers: a patch that changes no
+  // uAPI reuses the image of the previous build.
+  const hdrHash = rec.dryRun ? buildKey : headersHash(buildDir);
   const toolStamp = tools.map((t) => `${t.name}:${t.path}:${fs.statSync(t.path).size}`).join(',');
   const key = crypto
     .createHash('sha256')
-    .update([RECIPE_VERSION, buildKey, dirHash(paths.images), dirHash(paths.suites), toolStamp].join('\n'))
+    .update([RECIPE_VERSION, hdrHash, dirHash(paths.images), dirHash(paths.suites), toolStamp, await suiteToolchain()].join('\n'))
     .digest('hex')
     .slice(0, 20);
   const dir = path.join(paths.imageCache, key);
@@ -123,22 +214,23 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
       // is left out and reported, so one broken suite does not stop the others.
       const built: string[] = [];
       const errors: Record<string, string> = {};
+      const reused: string[] = [];
       for (const s of suites) {
-        const out = path.join(stage, 'suites', s.name);
-        const r = await run(rec, ['make', '-C', s.dir, `O=${out}`, `KHDR=${path.join(buildDir, 'headers')}`, `-j${os.availableParallelism()}`], {});
-        fs.appendFileSync(logFile, `\n$ make -C ${s.dir} O=${out}\n${r.stdout}\n${r.stderr}\n`);
-        if (r.exitCode !== 0) {
-          errors[s.name] = (r.stderr.split('\n').find((l) => /error/.test(l)) ?? r.stderr.split('\n').slice(-1)[0] ?? 'build failed').trim();
+        const b = await buildSuite(rec, s, buildDir, hdrHash, logFile);
+        if (b.cached) reused.push(s.name);
+        if (!b.out) {
+          errors[s.name] = b.error ?? 'build failed';
           log(`suite ${s.name} failed to build: ${errors[s.name]}`);
           continue;
         }
-        for (const [f, text] of Object.entries(suitePlanFiles(s))) fs.writeFileSync(path.join(out, f), text);
+        const out = b.out;
         for (const f of fs.readdirSync(out).sort()) {
           const p = path.join(out, f);
           if (fs.statSync(p).isFile()) addFile(`/kl/suites/${s.name}/${f}`, p, (fs.statSync(p).mode & 0o111) !== 0 ? '0755' : '0644');
         }
         built.push(s.name);
       }
+      if (reused.length > 0) log(`suites unchanged since their last build (sources, uAPI headers, toolchain): ${reused.join(', ')}`);
       const spec = [...[...dirs].sort().map((d) => `dir ${d} 0755 0 0`), ...entries.sort()].join('\n') + '\n';
       fs.writeFileSync(path.join(stage, 'cpio.spec'), spec);
       fs.mkdirSync(dir, { recursive: true });

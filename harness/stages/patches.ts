@@ -67,6 +67,24 @@ export async function applyPatch(rec: Recorder, tree: string, file: string): Pro
   return r.exitCode === 0 ? null : describeAmFailure(`${r.stdout}\n${r.stderr}`, file);
 }
 
+/**
+ * The worktree a series is built in: one per base and series identity (which sets, or which
+ * file), not per revision, so the next revision of a series reuses the out dir of the last
+ * one and make rebuilds only what changed. (Its content is checked by the stamp; the build
+ * cache stays content-addressed.)
+ */
+export function patchTree(src: Pick<SourceResult, 'repo' | 'baseTree'>, sets: PatchSet[]): string {
+  if (sets.every((s) => s.patches.length === 0)) return src.repo;
+  const identity = sets.map((s) => `${s.name}@${path.resolve(s.dir)}`).join('\n');
+  return path.join(paths.trees, crypto.createHash('sha256').update(`${src.baseTree}\n${identity}`).digest('hex').slice(0, 16));
+}
+
+/** Files a commit range touches (added, changed, removed), by path in the tree. */
+async function changedFiles(rec: Recorder, tree: string, from: string, to: string): Promise<string[]> {
+  const out = await mustRun(rec, ['git', '-C', tree, 'diff', '--no-renames', '--name-only', '-z', from, to], { what: 'git diff --name-only' });
+  return out.split('\0').filter(Boolean);
+}
+
 export async function patchesStage(rec: Recorder, src: SourceResult, sets: PatchSet[]): Promise<PatchesResult> {
   const patches: PatchRecord[] = [];
   for (const set of sets) {
@@ -77,18 +95,38 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
   const stackHash = patchsetHash(patches.map((p) => p.sha256));
   if (patches.length === 0) return { tree: src.repo, patches, stackHash };
 
-  const key = crypto.createHash('sha256').update(`${src.baseTree}\n${stackHash}`).digest('hex').slice(0, 16);
-  const tree = path.join(paths.trees, key);
-  await withLock(`tree-${key}`, async () => {
+  const tree = patchTree(src, sets);
+  const stampText = `stack ${stackHash}\n${patches.map((p) => `${p.sha256} ${p.file}\n`).join('')}`;
+  await withLock(`tree-${path.basename(tree)}`, async () => {
     const stamp = path.join(tree, '.kl-applied');
-    if (fs.existsSync(stamp)) {
+    const previous = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : null;
+    if (previous === stampText) {
       fs.utimesSync(stamp, new Date(), new Date()); // last use, for pruning
       return;
     }
-    log(`applying ${patches.length} patch(es) from ${sets.map((s) => s.name).join(', ')} with git am --3way`);
-    await removeWorktree(rec, src.repo, tree);
-    fs.mkdirSync(paths.trees, { recursive: true });
-    await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, 'HEAD'], { what: 'git worktree add' });
+    const base = (await mustRun(rec, ['git', '-C', src.repo, 'rev-parse', 'HEAD'], { what: 'git rev-parse (base)' })).trim();
+    // Another revision of this series is checked out: go back to the base and apply this
+    // one there, then give every file this revision does not change its old mtime back,
+    // so make rebuilds only what the new revision touched.
+    let kept: Map<string, fs.Stats> | null = null;
+    let old: string | null = null;
+    if (previous !== null && previous.startsWith('stack ') && fs.existsSync(path.join(tree, '.git'))) {
+      old = (await mustRun(rec, ['git', '-C', tree, 'rev-parse', 'HEAD'], { what: 'git rev-parse (previous revision)' })).trim();
+      kept = new Map();
+      for (const f of await changedFiles(rec, tree, base, old)) {
+        const st = fs.statSync(path.join(tree, f), { throwIfNoEntry: false });
+        if (st?.isFile()) kept.set(f, st);
+      }
+      fs.rmSync(stamp);
+      await run(rec, ['git', '-C', tree, 'am', '--quit'], {});
+      await mustRun(rec, ['git', '-C', tree, 'reset', '-q', '--hard', base], { what: 'git reset (back to the base)' });
+      log(`applying ${patches.length} patch(es) from ${sets.map((s) => s.name).join(', ')} over the previous revision's tree (git am --3way)`);
+    } else {
+      log(`applying ${patches.length} patch(es) from ${sets.map((s) => s.name).join(', ')} with git am --3way`);
+      await removeWorktree(rec, src.repo, tree);
+      fs.mkdirSync(paths.trees, { recursive: true });
+      await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, base], { what: 'git worktree add' });
+    }
     if (sets.length > 1) await primeBlobs(rec, src.repo, sets);
     for (const p of patches) {
       const where = await applyPatch(rec, tree, p.file);
@@ -101,7 +139,18 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
         );
       }
     }
-    if (!rec.dryRun) fs.writeFileSync(stamp, patches.map((p) => `${p.sha256} ${p.file}\n`).join(''));
+    if (kept && old) {
+      const now = (await mustRun(rec, ['git', '-C', tree, 'rev-parse', 'HEAD'], { what: 'git rev-parse (this revision)' })).trim();
+      const changed = new Set(await changedFiles(rec, tree, old, now));
+      let restored = 0;
+      for (const [f, st] of kept) {
+        if (changed.has(f) || !fs.existsSync(path.join(tree, f))) continue;
+        fs.utimesSync(path.join(tree, f), st.atime, st.mtime);
+        restored++;
+      }
+      log(`${changed.size} file(s) differ from the previous revision; ${restored} untouched file(s) keep their mtimes`);
+    }
+    if (!rec.dryRun) fs.writeFileSync(stamp, stampText);
   });
   if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES);
   return { tree, patches, stackHash };
