@@ -13,7 +13,9 @@ const compiled = (dir: string) => [...fs.readFileSync(path.join(dir, 'build.log'
 const RELINK = /^(init\/version(-timestamp)?\.o|\.tmp_vmlinux\S*|arch\/x86\/boot\/\S+)$/;
 
 test.serial('editing one patch of a series rebuilds only what it touches; going back to the first revision is a build cache hit', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-loop-'));
+  // The same place every time: the series keeps its tree (and out dir) from the last run.
+  const dir = path.join(os.tmpdir(), 'kl-loop-series');
+  fs.mkdirSync(dir, { recursive: true });
   const src = path.join(repoRoot, 'test', 'fixtures', 'nop-comment');
   const name = fs.readdirSync(src).find((f) => f.endsWith('.patch'))!;
   const patch = path.join(dir, name);
@@ -22,7 +24,8 @@ test.serial('editing one patch of a series rebuilds only what it touches; going 
   const first = await lab(['--patch', dir, '--suite', 'smoke']);
   t.is(first.exitCode, 0, tail(first.stderr));
 
-  fs.writeFileSync(patch, v1.replace('fixture revision 1', 'fixture revision 2'));
+  // A revision no earlier run built (the build cache cannot have it).
+  fs.writeFileSync(patch, v1.replace('fixture revision 1', `fixture revision ${Date.now()}`));
   const second = await lab(['--patch', dir, '--suite', 'smoke']);
   t.is(second.exitCode, 0, tail(second.stderr));
   const k1 = first.run!.kernel!;
@@ -35,12 +38,11 @@ test.serial('editing one patch of a series rebuilds only what it touches; going 
   t.regex(second.stderr, /1 file\(s\) differ from the previous revision/);
   // The patch changed no uAPI header: the image (every suite) is the previous one.
   t.false(second.run!.commands.some((c) => String(c).includes(`make -C ${path.join(repoRoot, 'suites')}`)), 'no suite compiled');
-  t.log(`revision 2: build ${second.run!.timings.build?.toFixed(0)} s, command to verdict ${second.seconds.toFixed(0)} s; ${cc.length} objects compiled`);
+  t.log(`the edited revision: build ${second.run!.timings.build?.toFixed(0)} s, command to verdict ${second.seconds.toFixed(0)} s; ${cc.length} objects compiled`);
 
   fs.writeFileSync(patch, v1);
   const third = await lab(['--patch', dir, '--suite', 'smoke']);
   t.is(third.exitCode, 0, tail(third.stderr));
   t.is(third.run!.kernel!.buildKey, k1.buildKey);
   t.true(third.run!.kernel!.cached, 'revision 1 again: the content-addressed build cache has it');
-  fs.rmSync(dir, { recursive: true });
 });
