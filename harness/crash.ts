@@ -144,6 +144,7 @@ type Step = 'header' | 'rip' | 'trace' | RegExp;
 interface Stack {
   steps: Step[];
   alt?: Step[]; // tried when steps find no usable frame
+  more?: Step[][]; // then these, in order
   skip?: string[]; // frames this format never names, besides SKIP_FRAMES
   pick?: 'first' | 'stall' | 'hung';
 }
@@ -261,7 +262,7 @@ export const FORMATS: Format[] = [
   { type: 'WARNING', header: /^WARNING:\s*$/, title: 'WARNING: corrupted', corrupted: true },
 
   // Hangs and stalls
-  { type: 'RCU stall', header: /^(?:rcu: )?INFO: rcu_(?:preempt|sched|bh|tasks) (?:self-)?detected(?: expedited)? stall/, title: 'INFO: rcu detected stall in {frame}', stack: { steps: [/apic_timer_interrupt/, 'rip', 'trace'], alt: [/apic_timer_interrupt|Exception stack|el1h_64_irq/, 'trace'], skip: ['apic_timer_interrupt', 'rcu'], pick: 'stall' } },
+  { type: 'RCU stall', header: /^(?:rcu: )?INFO: rcu_(?:preempt|sched|bh|tasks) (?:self-)?detected(?: expedited)? stall/, title: 'INFO: rcu detected stall in {frame}', stack: { steps: [/apic_timer_interrupt/, 'rip', 'trace'], alt: [/apic_timer_interrupt|Exception stack|el1h_64_irq/, 'trace'], more: [[/NMI backtrace for cpu/, 'rip', /Call Trace:/, 'trace']], skip: ['apic_timer_interrupt', 'rcu'], pick: 'stall' } },
   { type: 'hung task', header: /^INFO: task .{0,100}? blocked (?:in I\/O wait )?for more than \d+ seconds/, title: 'INFO: task hung in {frame}', stack: onTrace([], 'hung') },
   { type: 'hung task', header: /^INFO: task .{0,100}? can't die for more than .* seconds/, title: "INFO: task can't die in {frame}", stack: onTrace(['schedule']) },
   { type: 'KASAN', header: /^INFO: (Freed|Allocated) in (.*)/, title: 'INFO: $1 in $2', corrupted: true },
@@ -374,7 +375,7 @@ function guiltyFrame(stack: Stack, header: RegExpExecArray, lines: string[]): { 
   if (!skip) skipCache.set(stack, (skip = stack.skip?.length ? skipRe(stack.skip) : DEFAULT_SKIP));
   const pick = stack.pick === 'stall' ? pickStall : stack.pick === 'hung' ? pickHung : pickFirst;
   let suspect = false;
-  for (const steps of [stack.steps, stack.alt]) {
+  for (const steps of [stack.steps, stack.alt, ...(stack.more ?? [])]) {
     if (!steps) continue;
     const w = walk(steps, header, lines);
     suspect ||= w.suspect;
