@@ -60,10 +60,11 @@ export async function symbolizeCrashes(crashes: CrashRecord[], inp: SymbolizeInp
       error ??= `decode_stacktrace.sh exited ${r.exitCode}: ${String(r.stderr).trim().split('\n').pop() ?? ''}`;
       continue;
     }
+    const raw = String(r.stdout);
     // Paths relative to the out dir (../drivers/x.c) read as the tree's own (drivers/x.c).
-    c.decoded = inp.outDir && path.dirname(path.resolve(inp.outDir)) === path.resolve(inp.tree) ? String(r.stdout).replace(/(?<=[( ])\.\.\//g, '') : String(r.stdout);
+    c.decoded = inp.outDir && path.dirname(path.resolve(inp.outDir)) === path.resolve(inp.tree) ? raw.replace(/(?<=[( ])\.\.\//g, '') : raw;
     decoded++;
-    const loc = c.frame ? frameLocation(c.decoded, c.frame) : null;
+    const loc = c.frame ? frameLocation(raw, c.frame) : null;
     if (!loc) continue;
     const [file, line] = [loc.slice(0, loc.lastIndexOf(':')), loc.slice(loc.lastIndexOf(':') + 1)];
     const rel = treePath(file, inp);
