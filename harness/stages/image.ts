@@ -128,6 +128,15 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
       const built: string[] = [];
       const errors: Record<string, string> = {};
       for (const s of suites) {
+        // A suite built from upstream sources (suites/liburing) fetches them into the cache
+        // first, sha256-checked, with its fetch.mjs (make deps runs it too). A fetch that
+        // fails is the lab's fault, never the patch's: it stops the run (exit 3).
+        const fetcher = path.join(s.dir, 'fetch.mjs');
+        if (fs.existsSync(fetcher)) {
+          const f = await run(rec, [process.execPath, fetcher], {});
+          fs.appendFileSync(logFile, `\n$ node ${fetcher}\n${f.stdout}\n${f.stderr}\n`);
+          if (f.exitCode !== 0) throw new InfraError(`suite ${s.name}: its sources could not be fetched: ${f.stderr.trim().split('\n').pop() ?? `exit ${f.exitCode}`}`, 'run `make deps` with network access to deb.debian.org');
+        }
         const out = path.join(stage, 'suites', s.name);
         const r = await run(rec, ['make', '-C', s.dir, `O=${out}`, `KHDR=${path.join(buildDir, 'headers')}`, `-j${os.availableParallelism()}`], {});
         fs.appendFileSync(logFile, `\n$ make -C ${s.dir} O=${out}\n${r.stdout}\n${r.stderr}\n`);
