@@ -29,12 +29,16 @@ export interface ImageResult {
   suiteErrors: Record<string, string>; // suite → first error line of its build
 }
 
-/** Content hash of a directory: relative paths and bytes, sorted; build outputs skipped. */
+/**
+ * Content hash of a directory: relative paths and bytes, sorted; build outputs skipped, and
+ * suites' expected-results lists (host-side data, never in the guest: editing one must not
+ * rebuild the image).
+ */
 export function dirHash(dir: string): string {
   const h = crypto.createHash('sha256');
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (e.name === 'out' || e.name.startsWith('.')) continue;
+      if (e.name === 'out' || e.name.startsWith('.') || (e.name === 'expected' && e.isDirectory())) continue;
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) h.update(`${path.relative(dir, p)}\0`).update(fs.readFileSync(p)).update('\0');
