@@ -76,3 +76,49 @@ test('liburing-quick runs only programs of the liburing suite, through its runne
     t.is(x.cmd, `$KL_SUITES/liburing/lu-run.sh ${x.name}`);
   }
 });
+
+// fetch.mjs against a file:// mirror made from the cached package (make deps fetched it):
+// no network, the real files and checks.
+const pinned = JSON.parse(fs.readFileSync(path.join(paths.suites, 'liburing', 'source.json'), 'utf8')) as { package: string; version: string; files: Record<string, string> };
+const cachedPkg = path.join(paths.cacheRoot, 'upstream', `${pinned.package}_${pinned.version}`);
+
+async function fetchWith(mutate: (mirror: string) => void) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-fetch-'));
+  const suite = path.join(root, 'suite');
+  const mirror = path.join(root, 'mirror');
+  fs.mkdirSync(suite);
+  fs.mkdirSync(path.join(mirror, 'pool'), { recursive: true });
+  fs.copyFileSync(path.join(paths.suites, 'liburing', 'fetch.mjs'), path.join(suite, 'fetch.mjs'));
+  for (const f of Object.keys(pinned.files)) fs.copyFileSync(path.join(cachedPkg, f), path.join(mirror, 'pool', f));
+  fs.writeFileSync(path.join(suite, 'source.json'), JSON.stringify({ ...pinned, pool: 'pool', mirrors: [`file://${mirror}`] }));
+  mutate(path.join(mirror, 'pool'));
+  const cache = path.join(root, 'cache');
+  const r = await execa(process.execPath, [path.join(suite, 'fetch.mjs')], { reject: false, env: { KERNEL_LAB_CACHE: cache } });
+  return { root, cache, rc: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+test('fetch.mjs: checks every sha256, unpacks with Debian patches, then serves the cache', async (t) => {
+  if (!fs.existsSync(path.join(cachedPkg, 'tree', '.kl-unpacked'))) return t.fail(`${cachedPkg} missing: run \`make deps\``);
+  const ok = await fetchWith(() => {});
+  t.is(ok.rc, 0, ok.stderr);
+  const tree = ok.stdout.trim();
+  t.is(tree, path.join(ok.cache, 'upstream', `${pinned.package}_${pinned.version}`, 'tree'));
+  t.true(fs.existsSync(path.join(tree, 'test', 'runtests.sh')));
+  t.regex(fs.readFileSync(path.join(tree, 'debian', 'changelog'), 'utf8'), new RegExp(`^liburing \\(${pinned.version}\\)`));
+  // A second call neither fetches nor unpacks (the mirror is gone).
+  const again = await execa(process.execPath, [path.join(ok.root, 'suite', 'fetch.mjs')], { reject: false, env: { KERNEL_LAB_CACHE: ok.cache } });
+  fs.rmSync(path.join(ok.root, 'mirror'), { recursive: true, force: true });
+  t.is(again.exitCode, 0);
+  t.is(String(again.stdout).trim(), tree);
+  fs.rmSync(ok.root, { recursive: true, force: true });
+});
+
+test('fetch.mjs: a file whose sha256 is not the pin is refused, in one line, exit 3', async (t) => {
+  if (!fs.existsSync(path.join(cachedPkg, 'tree', '.kl-unpacked'))) return t.fail(`${cachedPkg} missing: run \`make deps\``);
+  const orig = Object.keys(pinned.files).find((f) => f.includes('.orig.'))!;
+  const bad = await fetchWith((pool) => fs.appendFileSync(path.join(pool, orig), 'tampered'));
+  t.is(bad.rc, 3);
+  t.regex(bad.stderr, new RegExp(`^liburing fetch: error: liburing ${pinned.version}: could not fetch ${orig.replace(/[.]/g, '\\.')}: file://\\S+: sha256 [0-9a-f]{64}, pinned ${pinned.files[orig]}$`));
+  t.false(fs.existsSync(path.join(bad.cache, 'upstream', `${pinned.package}_${pinned.version}`, 'tree')), 'nothing unpacked');
+  fs.rmSync(bad.root, { recursive: true, force: true });
+});
