@@ -1,6 +1,7 @@
 // suites/liburing/lu-run.sh: liburing's runner rules (runtests.sh) in the lab's exit codes,
 // run here on the host with small stand-in programs (the real ones run in the guest:
 // test/integration/liburing.test.ts).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,48 +78,61 @@ test('liburing-quick runs only programs of the liburing suite, through its runne
   }
 });
 
-// fetch.mjs against a file:// mirror made from the cached package (make deps fetched it):
-// no network, the real files and checks.
-const pinned = JSON.parse(fs.readFileSync(path.join(paths.suites, 'liburing', 'source.json'), 'utf8')) as { package: string; version: string; files: Record<string, string> };
-const cachedPkg = path.join(paths.cacheRoot, 'upstream', `${pinned.package}_${pinned.version}`);
-
-async function fetchWith(mutate: (mirror: string) => void) {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-fetch-'));
-  const suite = path.join(root, 'suite');
-  const mirror = path.join(root, 'mirror');
-  fs.mkdirSync(suite);
-  fs.mkdirSync(path.join(mirror, 'pool'), { recursive: true });
-  fs.copyFileSync(path.join(paths.suites, 'liburing', 'fetch.mjs'), path.join(suite, 'fetch.mjs'));
-  for (const f of Object.keys(pinned.files)) fs.copyFileSync(path.join(cachedPkg, f), path.join(mirror, 'pool', f));
-  fs.writeFileSync(path.join(suite, 'source.json'), JSON.stringify({ ...pinned, pool: 'pool', mirrors: [`file://${mirror}`] }));
-  mutate(path.join(mirror, 'pool'));
-  const cache = path.join(root, 'cache');
-  const r = await execa(process.execPath, [path.join(suite, 'fetch.mjs')], { reject: false, env: { KERNEL_LAB_CACHE: cache } });
-  return { root, cache, rc: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+// fetch.mjs on a small source package built here (dpkg-source -b), served from a file://
+// mirror: the real script and checks, no network, whatever the cache holds.
+async function sourcePackage(dir: string): Promise<Record<string, string>> {
+  const src = path.join(dir, 'kltest-1.0');
+  fs.mkdirSync(path.join(src, 'debian', 'source'), { recursive: true });
+  fs.mkdirSync(path.join(src, 'test'));
+  fs.writeFileSync(path.join(src, 'debian', 'source', 'format'), '3.0 (native)\n');
+  fs.writeFileSync(path.join(src, 'debian', 'control'), 'Source: kltest\nMaintainer: Lab <lab@example.org>\nStandards-Version: 4.6.2\n\nPackage: kltest\nArchitecture: all\nDescription: test\n test\n');
+  fs.writeFileSync(path.join(src, 'debian', 'changelog'), 'kltest (1.0) unstable; urgency=low\n\n  * test\n\n -- Lab <lab@example.org>  Thu, 01 Jan 2026 00:00:00 +0000\n');
+  fs.writeFileSync(path.join(src, 'test', 'runtests.sh'), '#!/bin/sh\n');
+  await execa('dpkg-source', ['-b', 'kltest-1.0'], { cwd: dir });
+  const files: Record<string, string> = {};
+  for (const f of ['kltest_1.0.dsc', 'kltest_1.0.tar.xz']) files[f] = crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex');
+  return files;
 }
 
-test('fetch.mjs: checks every sha256, unpacks with Debian patches, then serves the cache', async (t) => {
-  if (!fs.existsSync(path.join(cachedPkg, 'tree', '.kl-unpacked'))) return t.fail(`${cachedPkg} missing: run \`make deps\``);
+async function fetchWith(mutate: (pool: string) => void) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-fetch-'));
+  const suite = path.join(root, 'suite');
+  const pool = path.join(root, 'mirror', 'pool');
+  fs.mkdirSync(suite);
+  fs.mkdirSync(pool, { recursive: true });
+  fs.copyFileSync(path.join(paths.suites, 'liburing', 'fetch.mjs'), path.join(suite, 'fetch.mjs'));
+  const files = await sourcePackage(pool);
+  mutate(pool);
+  fs.writeFileSync(path.join(suite, 'source.json'), JSON.stringify({ package: 'kltest', version: '1.0', pool: 'pool', mirrors: [`file://${path.join(root, 'mirror')}`], files }));
+  const cache = path.join(root, 'cache');
+  const r = await execa(process.execPath, [path.join(suite, 'fetch.mjs')], { reject: false, env: { KERNEL_LAB_CACHE: cache } });
+  return { root, cache, files, rc: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+test('fetch.mjs: checks every sha256, unpacks with dpkg-source, then serves the cache', async (t) => {
   const ok = await fetchWith(() => {});
   t.is(ok.rc, 0, ok.stderr);
   const tree = ok.stdout.trim();
-  t.is(tree, path.join(ok.cache, 'upstream', `${pinned.package}_${pinned.version}`, 'tree'));
+  t.is(tree, path.join(ok.cache, 'upstream', 'kltest_1.0', 'tree'));
   t.true(fs.existsSync(path.join(tree, 'test', 'runtests.sh')));
-  t.regex(fs.readFileSync(path.join(tree, 'debian', 'changelog'), 'utf8'), new RegExp(`^liburing \\(${pinned.version}\\)`));
   // A second call neither fetches nor unpacks (the mirror is gone).
-  const again = await execa(process.execPath, [path.join(ok.root, 'suite', 'fetch.mjs')], { reject: false, env: { KERNEL_LAB_CACHE: ok.cache } });
   fs.rmSync(path.join(ok.root, 'mirror'), { recursive: true, force: true });
-  t.is(again.exitCode, 0);
+  const again = await execa(process.execPath, [path.join(ok.root, 'suite', 'fetch.mjs')], { reject: false, env: { KERNEL_LAB_CACHE: ok.cache } });
+  t.is(again.exitCode, 0, String(again.stderr));
   t.is(String(again.stdout).trim(), tree);
   fs.rmSync(ok.root, { recursive: true, force: true });
 });
 
 test('fetch.mjs: a file whose sha256 is not the pin is refused, in one line, exit 3', async (t) => {
-  if (!fs.existsSync(path.join(cachedPkg, 'tree', '.kl-unpacked'))) return t.fail(`${cachedPkg} missing: run \`make deps\``);
-  const orig = Object.keys(pinned.files).find((f) => f.includes('.orig.'))!;
-  const bad = await fetchWith((pool) => fs.appendFileSync(path.join(pool, orig), 'tampered'));
+  const bad = await fetchWith((pool) => fs.appendFileSync(path.join(pool, 'kltest_1.0.tar.xz'), 'tampered'));
   t.is(bad.rc, 3);
-  t.regex(bad.stderr, new RegExp(`^liburing fetch: error: liburing ${pinned.version}: could not fetch ${orig.replace(/[.]/g, '\\.')}: file://\\S+: sha256 [0-9a-f]{64}, pinned ${pinned.files[orig]}$`));
-  t.false(fs.existsSync(path.join(bad.cache, 'upstream', `${pinned.package}_${pinned.version}`, 'tree')), 'nothing unpacked');
+  t.regex(bad.stderr, new RegExp(`^liburing fetch: error: kltest 1\\.0: could not fetch kltest_1\\.0\\.tar\\.xz: file://\\S+: sha256 [0-9a-f]{64}, pinned ${bad.files['kltest_1.0.tar.xz']}$`));
+  t.false(fs.existsSync(path.join(bad.cache, 'upstream', 'kltest_1.0', 'tree')), 'nothing unpacked');
   fs.rmSync(bad.root, { recursive: true, force: true });
+});
+
+test('the liburing pin names a .dsc and the files it lists', (t) => {
+  const pin = JSON.parse(fs.readFileSync(path.join(paths.suites, 'liburing', 'source.json'), 'utf8')) as { version: string; files: Record<string, string> };
+  t.deepEqual(Object.keys(pin.files).sort(), [`liburing_${pin.version}.debian.tar.xz`, `liburing_${pin.version}.dsc`, `liburing_${pin.version.split('-')[0]}.orig.tar.gz`]);
+  for (const sum of Object.values(pin.files)) t.regex(sum, /^[0-9a-f]{64}$/);
 });
