@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PATCH ?= none
 DEB_PACKAGES := qemu-system-x86 build-essential bc bison flex libelf-dev libssl-dev \
 	ccache busybox-static liburing-dev fio dwarves clang llvm lld libbpf-dev bpftool cpio \
-	e2fsprogs kmod rsync xz-utils zstd git python3 perl util-linux openssh-client openssh-server b4
+	e2fsprogs kmod rsync xz-utils zstd git python3 perl util-linux openssh-client openssh-server b4 \
+	curl dpkg-dev
 
 .PHONY: all deps npm lab test test-unit nightly typecheck clean-cache
 
@@ -19,6 +20,9 @@ deps:
 		$$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get install -y -qq $$missing; \
 	else echo "deps: all Debian packages present"; fi
+	@# Upstream suites' sources (suites/*/fetch.mjs: Debian source packages, sha256-pinned)
+	@# into the lab cache now, so no run needs the network for them.
+	@for f in suites/*/fetch.mjs; do node $$f > /dev/null || exit 3; done; echo "deps: upstream suite sources cached"
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund

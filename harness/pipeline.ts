@@ -6,6 +6,7 @@ import { jobFiles, type Job } from './agent.ts';
 import { InfraError } from './errors.ts';
 import { localHost, type Host } from './host.ts';
 import { treeUseLock, withLock } from './lock.ts';
+import { loadExpected } from './expected.ts';
 import { knownFor } from './judge.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
@@ -174,7 +175,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     }
     if (opts.dryRun) return { record: rec, exitCode: 0 };
 
-    const results = await timed(rec, 'results', async () => resultsStage({ dir, tests, features: p.features, config: cfg.config, outcome, kmemleak: job.kmemleak, known: knownFor(p.known, src.version), failOnFlaky: opts.failOnFlaky ?? false }));
+    const results = await timed(rec, 'results', async () => resultsStage({ dir, tests, features: p.features, config: cfg.config, outcome, kmemleak: job.kmemleak, known: knownFor(p.known, src.version), expected: loadExpected(tests.guestSuites, rec.base?.debian?.version ?? null), failOnFlaky: opts.failOnFlaky ?? false }));
     Object.assign(rec, results);
     // A kernel with line tables (--debug): file:line for each report, and whom to tell.
     if (rec.crashes.length > 0 && cfg.config.get('CONFIG_DEBUG_INFO') === 'y') {

@@ -58,24 +58,27 @@ fs.mkdirSync(series, { recursive: true });
 const fixture = path.join(root, 'test', 'fixtures', 'nop-comment');
 const name = fs.readdirSync(fixture).find((f) => f.endsWith('.patch'));
 const v1 = fs.readFileSync(path.join(fixture, name), 'utf8');
-fs.writeFileSync(path.join(series, name), v1);
+// Warm-up with a revision no run has built: the build cache cannot serve it, so make runs
+// in the series' tree and its out dir is warm for the measured edits.
+fs.writeFileSync(path.join(series, name), v1.replace('fixture revision 1', `fixture revision bench-warm-${Date.now()}`));
 await lab(['--patch', series, '--suite', 'smoke']);
 const edit = [];
 for (let i = 0; i < N; i++) {
   fs.writeFileSync(path.join(series, name), v1.replace('fixture revision 1', `fixture revision bench-${Date.now()}`));
   const { wall, run } = await lab(['--patch', series, '--suite', 'smoke']);
-  // The same change by hand in the same tree (the one this run applied the series in), then
-  // a plain incremental make.
-  const tree = run.commands.map((c) => /(\S+\/trees\/[0-9a-f]{16})\b/.exec(c)?.[1]).find(Boolean);
-  if (!tree) throw new Error('could not find the series tree in run.json commands');
+  // The same change by hand in the same tree, then the same make the lab ran there (its
+  // reproducer in metadata.json: same variables, so kbuild rebuilds only what changed).
+  const meta = JSON.parse(fs.readFileSync(path.join(run.dir, 'metadata.json'), 'utf8'));
+  const tree = meta.tree;
+  const makeLine = meta.reproducer.find((l) => /\bmake O=/.test(l));
   const file = path.join(tree, 'io_uring', 'nop.c');
   const before = fs.readFileSync(file, 'utf8');
   fs.writeFileSync(file, before.replace(/fixture revision \S+/, `fixture revision plain-${Date.now()}`));
   const t0 = Date.now();
-  const m = await $`make -C ${tree} O=kl-out-default ARCH=x86_64 -j${os.availableParallelism()} bzImage`;
+  const m = await $`sh -c ${`cd ${tree} && ${makeLine}`}`;
   const make = (Date.now() - t0) / 1000;
   fs.writeFileSync(file, before);
-  await $`make -C ${tree} O=kl-out-default ARCH=x86_64 -j${os.availableParallelism()} bzImage`; // objects match the tree again
+  await $`sh -c ${`cd ${tree} && ${makeLine}`}`; // objects match the tree again
   if (m.exitCode !== 0) throw new Error(`plain make failed: ${m.stderr.split('\n').slice(-3).join(' ')}`);
   edit.push({ wall, make, boot: run.timings.boot, ratio: wall / (make + run.timings.boot) });
 }

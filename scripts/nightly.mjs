@@ -1,6 +1,7 @@
 #!/usr/bin/env zx
 // Nightly matrix: the sets against Debian's newest 6.12 (rebase-check), every patch builds (build-each), each patch set alone (against its
-// baseline), the stack, the stack with --kmemleak, the stack under --debug, the benchmarks, and a located --debug report. Every run gets a verdict; the matrix never stops early.
+// baseline), the stack, the stack with --kmemleak, the stack under --debug, the benchmarks, a located --debug
+// report, and liburing's own test suite on the base and on the stack (against its baseline). Every run gets a verdict; the matrix never stops early.
 // Output: results/nightly-<date>/matrix.md and matrix.json; exit 1 if any cell is not pass.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,6 +41,14 @@ const cells = [
       return { status: ok ? 'pass' : 'fail', reason: ok ? `${c.title} at ${c.location}; ${c.maintainers.join(', ')}` : `expected a located UBSAN report, got ${JSON.stringify(c ? { title: c.title, location: c.location, maintainers: c.maintainers } : run?.reason)}` };
     },
   },
+  // liburing's own tests (Debian's 2.3-3), all of them: long under TCG, so nightly only
+  // (make test runs liburing-quick). Known base non-passes: suites/liburing/expected/.
+  ...(suites.includes('liburing')
+    ? [
+        { name: 'liburing:base', args: ['--patch', 'none', '--suite', 'liburing'] },
+        ...(sets.length ? [{ name: `liburing:${stack}`, args: ['--patch', stack, '--suite', 'liburing', '--compare-baseline'] }] : []),
+      ]
+    : []),
 ];
 
 const rows = [];

@@ -31,12 +31,16 @@ export interface ImageResult {
   suiteErrors: Record<string, string>; // suite → first error line of its build
 }
 
-/** Content hash of a directory: relative paths and bytes, sorted; build outputs skipped. */
+/**
+ * Content hash of a directory: relative paths and bytes, sorted; build outputs skipped, and
+ * suites' expected-results lists (host-side data, never in the guest: editing one must not
+ * rebuild the image).
+ */
 export function dirHash(dir: string): string {
   const h = crypto.createHash('sha256');
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (e.name === 'out' || e.name.startsWith('.')) continue;
+      if (e.name === 'out' || e.name.startsWith('.') || (e.name === 'expected' && e.isDirectory())) continue;
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) h.update(`${path.relative(dir, p)}\0`).update(fs.readFileSync(p)).update('\0');
@@ -128,6 +132,15 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
     if (fs.existsSync(status)) {
       const st = JSON.parse(fs.readFileSync(status, 'utf8')) as { ok: boolean; error?: string };
       return st.ok ? { out: path.join(dir, 'out'), cached: true } : { out: null, error: st.error, cached: true };
+    }
+    // A suite built from upstream sources (suites/liburing) fetches them into the cache
+    // first, sha256-checked, with its fetch.mjs (make deps runs it too). A fetch that
+    // fails is the lab's fault, never the patch's: it stops the run (exit 3).
+    const fetcher = path.join(s.dir, 'fetch.mjs');
+    if (fs.existsSync(fetcher)) {
+      const f = await run(rec, [process.execPath, fetcher], {});
+      fs.appendFileSync(logFile, `\n$ node ${fetcher}\n${f.stdout}\n${f.stderr}\n`);
+      if (f.exitCode !== 0) throw new InfraError(`suite ${s.name}: its sources could not be fetched: ${f.stderr.trim().split('\n').pop() ?? `exit ${f.exitCode}`}`, 'run `make deps` with network access to deb.debian.org');
     }
     const tmp = `${dir}.tmp.${process.pid}`;
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { agentFinished, testLogFiles, testMarker } from '../agent.ts';
 import { unmetRequirement, type Suite } from '../catalog.ts';
 import { detectCrashes, stripPrefixes } from '../crash.ts';
 import { InfraError, PatchFailure, UsageError, oneLine } from '../errors.ts';
+import { applyExpected, type ExpectedResults } from '../expected.ts';
 import { aggregateRuns, applyKnownIssues, chargeCrashes, chargeTaint, markKnownCrashes, type KnownSeen } from '../judge.ts';
 import { parseKtap } from '../ktap.ts';
 import { log } from '../log.ts';
@@ -123,6 +124,7 @@ export interface ResultsInputs {
   outcome: BootOutcome | null;
   kmemleak: boolean;
   known: KnownIssue[]; // the known-issues entries for this kernel
+  expected: ExpectedResults; // upstream suites' known non-passes on this base (suites/<s>/expected/)
   failOnFlaky: boolean;
 }
 
@@ -160,7 +162,8 @@ export function resultsStage(inp: ResultsInputs): ResultsOutput {
       tests.push({ ...t, status: hung && !crash ? 'timeout' : 'error', durationS: 0, reason: crash ? `kernel: ${crash.title}` : hung ? `still running when the guest was stopped (${outcome?.ended})` : 'guest stopped during this test' });
     } else tests.push({ ...t, status: 'error', durationS: 0, reason: 'not run: the guest stopped earlier' });
   }
-  const { tests: judged, seen } = applyKnownIssues(chargeCrashes(judgeSkips(tests, inp.tests.guestSuites, inp.features, inp.config), crashes), crashes, inp.known);
+  const withExpected = applyExpected(judgeSkips(tests, inp.tests.guestSuites, inp.features, inp.config), tests, inp.expected);
+  const { tests: judged, seen } = applyKnownIssues(chargeCrashes(withExpected, crashes), crashes, inp.known);
   const v = verdict(judged, crashes, outcome, done, inp.failOnFlaky);
   const kdir = path.join(dir, 'kmsg');
   fs.mkdirSync(kdir, { recursive: true });
