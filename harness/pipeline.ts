@@ -118,7 +118,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     const { patched, cfg, build } = await withLock(treeUseLock(patchTree(src, p.sets)), async () => {
       const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
       interrupted();
-      const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, variant, p.fragments, undefined, `${src.baseTree}:${patched.stackHash}`));
+      const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, variant, p.fragments, undefined, `${src.baseTree}:${patched.kconfigId}`));
       interrupted();
       if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
       const build = await timed(rec, 'build', () =>
@@ -140,7 +140,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       buildDir: build.dir,
     };
     if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
-    const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog));
+    const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog, p.suites.map((s) => s.name)));
     interrupted();
 
     const tests = testPlan(p, image, cfg.config, opts.exec !== null);

@@ -165,9 +165,15 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
   });
 }
 
-export async function imageStage(rec: Recorder, buildDir: string, buildKey: string, logFile: string): Promise<ImageResult> {
+/**
+ * The guest image for a run: the base (busybox, agent, tools) and the suites the run plans
+ * (all of them when `only` is absent). Each suite comes from the suite cache, so composing
+ * an image for another selection is cheap, and a run does not boot what it does not run
+ * (liburing's 145 static programs triple the initramfs and the boot).
+ */
+export async function imageStage(rec: Recorder, buildDir: string, buildKey: string, logFile: string, only?: string[]): Promise<ImageResult> {
   const recipe = JSON.parse(fs.readFileSync(path.join(paths.images, 'base', 'recipe.json'), 'utf8')) as Recipe;
-  const suites = listSuites().map(loadSuite);
+  const suites = listSuites().filter((n) => !only || only.includes(n)).map(loadSuite);
   const toolNames = [...new Set([...recipe.tools, ...suites.flatMap((s) => s.tools)])].sort();
   const tools: { name: string; path: string }[] = [];
   for (const t of toolNames) {
@@ -181,7 +187,7 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
   const toolStamp = tools.map((t) => `${t.name}:${t.path}:${fs.statSync(t.path).size}`).join(',');
   const key = crypto
     .createHash('sha256')
-    .update([RECIPE_VERSION, hdrHash, dirHash(paths.images), dirHash(paths.suites), toolStamp, await suiteToolchain()].join('\n'))
+    .update([RECIPE_VERSION, hdrHash, dirHash(paths.images), ...suites.map((s) => `${s.name}:${suiteSourceHash(s)}`), toolStamp, await suiteToolchain()].join('\n'))
     .digest('hex')
     .slice(0, 20);
   const dir = path.join(paths.imageCache, key);

@@ -20,6 +20,24 @@ export interface PatchesResult {
   tree: string;
   patches: PatchRecord[];
   stackHash: string; // KCIDB-style patchset hash over the applied patch files
+  /**
+   * What of the stack can change a .config: the Kconfig files and scripts/ files it
+   * touches, by content ('' when it touches none: the base's .config holds for it).
+   */
+  kconfigId: string;
+}
+
+const KCONFIG_INPUT = /(^|\/)Kconfig[^/]*$|^scripts\//; // Kconfig files, and the scripts they and kconfig run
+
+async function kconfigIdOf(rec: Recorder, tree: string, base: string): Promise<string> {
+  const files = (await changedFiles(rec, tree, base, 'HEAD')).filter((f) => KCONFIG_INPUT.test(f)).sort();
+  if (files.length === 0) return '';
+  const h = crypto.createHash('sha256');
+  for (const f of files) {
+    const p = path.join(tree, f);
+    h.update(`${f}\0`).update(fs.existsSync(p) ? fs.readFileSync(p) : '(removed)').update('\0');
+  }
+  return h.digest('hex');
 }
 
 export function patchSubject(file: string): string {
@@ -93,7 +111,7 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
     }
   }
   const stackHash = patchsetHash(patches.map((p) => p.sha256));
-  if (patches.length === 0) return { tree: src.repo, patches, stackHash };
+  if (patches.length === 0) return { tree: src.repo, patches, stackHash, kconfigId: '' };
 
   const tree = patchTree(src, sets);
   const stampText = `stack ${stackHash}\n${patches.map((p) => `${p.sha256} ${p.file}\n`).join('')}`;
@@ -153,7 +171,8 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
     if (!rec.dryRun) fs.writeFileSync(stamp, stampText);
   });
   if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES);
-  return { tree, patches, stackHash };
+  const base = (await mustRun(rec, ['git', '-C', src.repo, 'rev-parse', 'HEAD'], { what: 'git rev-parse (base)' })).trim();
+  return { tree, patches, stackHash, kconfigId: rec.dryRun ? stackHash : await kconfigIdOf(rec, tree, base) };
 }
 
 /**
