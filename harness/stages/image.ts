@@ -165,6 +165,16 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
   });
 }
 
+/** Suites and the suites their commands run programs of (`$KL_SUITES/<suite>/...`). */
+export function withUsed(names: string[]): string[] {
+  const all = new Set(names);
+  for (const n of names) {
+    if (!listSuites().includes(n)) continue;
+    for (const t of loadSuite(n).tests) for (const m of t.cmd.matchAll(/\$\{?KL_SUITES\}?\/([A-Za-z0-9_-]+)\//g)) all.add(m[1]!);
+  }
+  return [...all].sort();
+}
+
 /**
  * The guest image for a run: the base (busybox, agent, tools) and the suites the run plans
  * (all of them when `only` is absent). Each suite comes from the suite cache, so composing
@@ -173,7 +183,7 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
  */
 export async function imageStage(rec: Recorder, buildDir: string, buildKey: string, logFile: string, only?: string[]): Promise<ImageResult> {
   const recipe = JSON.parse(fs.readFileSync(path.join(paths.images, 'base', 'recipe.json'), 'utf8')) as Recipe;
-  const suites = listSuites().filter((n) => !only || only.includes(n)).map(loadSuite);
+  const suites = listSuites().filter((n) => !only || withUsed(only).includes(n)).map(loadSuite);
   const toolNames = [...new Set([...recipe.tools, ...suites.flatMap((s) => s.tools)])].sort();
   const tools: { name: string; path: string }[] = [];
   for (const t of toolNames) {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { paths } from '../../harness/paths.ts';
-import { headersHash, suiteSourceHash } from '../../harness/stages/image.ts';
+import { headersHash, suiteSourceHash, withUsed } from '../../harness/stages/image.ts';
 
 test('a suite\'s source hash covers the sibling suites its sources include, and only those', (t) => {
   const bench = { name: 'uring-bpf-bench', dir: path.join(paths.suites, 'uring-bpf-bench') };
@@ -30,4 +30,9 @@ test('the headers hash is by content and is kept beside the build', (t) => {
   t.not(headersHash(other), h);
   fs.rmSync(dir, { recursive: true });
   fs.rmSync(other, { recursive: true });
+});
+
+test('a suite that runs another suite\'s programs brings that suite into the image', (t) => {
+  t.deepEqual(withUsed(['liburing-quick']), ['liburing', 'liburing-quick']);
+  t.deepEqual(withUsed(['smoke']), ['smoke']);
 });
