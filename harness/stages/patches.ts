@@ -201,9 +201,9 @@ export async function primeBlobs(rec: Recorder, repo: string, sets: PatchSet[], 
 
 /** The lock a run holds while it configures and builds in a tree (pruning takes it too). */
 
-// Each revision of a series gets its own worktree (~1.5 GB with its build): keep the most
-// recently used few, and never one used within the last hour (a run may be using it).
-const KEEP_TREES = 8;
+// Each series gets its own worktree (~1.5 GB with its builds): keep the most recently used
+// dozen, and never one used within the last hour (a run may be using it).
+const KEEP_TREES = 12;
 
 async function pruneTrees(rec: Recorder, repo: string, keep: number): Promise<void> {
   if (!fs.existsSync(paths.trees)) return;

@@ -19,13 +19,16 @@ test.serial('editing one patch of a series rebuilds only what it touches; going 
   const src = path.join(repoRoot, 'test', 'fixtures', 'nop-comment');
   const name = fs.readdirSync(src).find((f) => f.endsWith('.patch'))!;
   const patch = path.join(dir, name);
-  const v1 = fs.readFileSync(path.join(src, name), 'utf8');
+  // Two revisions no earlier run built (the build cache cannot have them), so the first
+  // builds in the series' tree (incrementally if the tree is still there from a last run)
+  // and the second is an edit of it.
+  const fixture = fs.readFileSync(path.join(src, name), 'utf8');
+  const v1 = fixture.replace('fixture revision 1', `fixture revision a-${Date.now()}`);
   fs.writeFileSync(patch, v1);
   const first = await lab(['--patch', dir, '--suite', 'smoke']);
   t.is(first.exitCode, 0, tail(first.stderr));
 
-  // A revision no earlier run built (the build cache cannot have it).
-  fs.writeFileSync(patch, v1.replace('fixture revision 1', `fixture revision ${Date.now()}`));
+  fs.writeFileSync(patch, fixture.replace('fixture revision 1', `fixture revision b-${Date.now()}`));
   const second = await lab(['--patch', dir, '--suite', 'smoke']);
   t.is(second.exitCode, 0, tail(second.stderr));
   const k1 = first.run!.kernel!;
@@ -44,5 +47,5 @@ test.serial('editing one patch of a series rebuilds only what it touches; going 
   const third = await lab(['--patch', dir, '--suite', 'smoke']);
   t.is(third.exitCode, 0, tail(third.stderr));
   t.is(third.run!.kernel!.buildKey, k1.buildKey);
-  t.true(third.run!.kernel!.cached, 'revision 1 again: the content-addressed build cache has it');
+  t.true(third.run!.kernel!.cached, 'the first revision again: the content-addressed build cache has it');
 });
