@@ -168,8 +168,9 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
 /** Suites and the suites their commands run programs of (`$KL_SUITES/<suite>/...`). */
 export function withUsed(names: string[]): string[] {
   const all = new Set(names);
+  const known = listSuites();
   for (const n of names) {
-    if (!listSuites().includes(n)) continue;
+    if (!known.includes(n)) continue;
     for (const t of loadSuite(n).tests) for (const m of t.cmd.matchAll(/\$\{?KL_SUITES\}?\/([A-Za-z0-9_-]+)\//g)) all.add(m[1]!);
   }
   return [...all].sort();

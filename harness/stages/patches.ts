@@ -115,6 +115,7 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
 
   const tree = patchTree(src, sets);
   const stampText = `stack ${stackHash}\n${patches.map((p) => `${p.sha256} ${p.file}\n`).join('')}`;
+  const base = (await mustRun(rec, ['git', '-C', src.repo, 'rev-parse', 'HEAD'], { what: 'git rev-parse (base)' })).trim();
   await withLock(`tree-${path.basename(tree)}`, async () => {
     const stamp = path.join(tree, '.kl-applied');
     const previous = fs.existsSync(stamp) ? fs.readFileSync(stamp, 'utf8') : null;
@@ -122,7 +123,6 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
       fs.utimesSync(stamp, new Date(), new Date()); // last use, for pruning
       return;
     }
-    const base = (await mustRun(rec, ['git', '-C', src.repo, 'rev-parse', 'HEAD'], { what: 'git rev-parse (base)' })).trim();
     // Another revision of this series is checked out: go back to the base and apply this
     // one there, then give every file this revision does not change its old mtime back,
     // so make rebuilds only what the new revision touched.
@@ -171,7 +171,6 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
     if (!rec.dryRun) fs.writeFileSync(stamp, stampText);
   });
   if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES);
-  const base = (await mustRun(rec, ['git', '-C', src.repo, 'rev-parse', 'HEAD'], { what: 'git rev-parse (base)' })).trim();
   return { tree, patches, stackHash, kconfigId: rec.dryRun ? stackHash : await kconfigIdOf(rec, tree, base) };
 }
 
