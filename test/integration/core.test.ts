@@ -1,4 +1,5 @@
 // The lab core end to end on the unpatched base: a real kernel built and booted in QEMU.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -144,13 +145,18 @@ test.serial('a harness killed with SIGKILL mid-boot leaves no QEMU running', asy
 
 test.serial('two runs with different --config-item on the same tree at once: each kernel has its own symbol', async (t) => {
   // LOCALVERSION changes few objects, so the second build is incremental in the shared out dir.
-  const runs = await Promise.all(['kla', 'klb'].map((v) => lab(['--patch', 'none', '--config-item', `CONFIG_LOCALVERSION="-${v}"`, '--exec', 'uname -r'])));
-  for (const [i, v] of ['kla', 'klb'].entries()) {
+  // Values new to this invocation: with kernels already cached neither run would need the
+  // tree for long, and the lock would go untested.
+  const nonce = crypto.randomBytes(3).toString('hex');
+  const versions = [`kla${nonce}`, `klb${nonce}`];
+  const runs = await Promise.all(versions.map((v) => lab(['--patch', 'none', '--config-item', `CONFIG_LOCALVERSION="-${v}"`, '--exec', 'uname -r'])));
+  for (const [i, v] of versions.entries()) {
     const r = runs[i]!;
     t.is(r.exitCode, 0, r.stderr.split('\n').slice(-10).join('\n'));
     t.regex(r.stdout, new RegExp(`^6\\.12\\.\\d+-${v}\\+?$`, 'm'), `run ${v} booted its own kernel`);
     t.regex(fs.readFileSync(path.join(r.dir!, 'config'), 'utf8'), new RegExp(`^CONFIG_LOCALVERSION="-${v}"$`, 'm'));
   }
   t.not(runs[0]!.run!.kernel!.buildKey, runs[1]!.run!.kernel!.buildKey);
+  t.false(runs.some((r) => r.run!.kernel!.cached), 'both kernels were built by these runs');
   t.true(runs.some((r) => /waiting for use-\w+ \(held by pid \d+\)/.test(r.stderr)), 'one run waited for the other');
 });
