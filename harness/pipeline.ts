@@ -6,6 +6,7 @@ import { jobFiles, type Job } from './agent.ts';
 import { InfraError } from './errors.ts';
 import { localHost, type Host } from './host.ts';
 import { treeUseLock, withLock } from './lock.ts';
+import { pruneCache } from './prune.ts';
 import { loadExpected } from './expected.ts';
 import { knownFor } from './judge.ts';
 import { log } from './log.ts';
@@ -142,6 +143,8 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
     const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog, p.suites.map((s) => s.name)));
     interrupted();
+    // This run added to the cache: drop what no run has used for longest (prune.ts).
+    if (!opts.dryRun && (!build.cached || !image.cached)) await pruneCache();
 
     const tests = testPlan(p, image, cfg.config, opts.exec !== null);
     const accel = await probeAccel(host);

@@ -10,6 +10,7 @@ import { checkFreeSpace } from './source.ts';
 import { shellQuote, type Recorder } from '../exec.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
+import { touchUsed } from '../prune.ts';
 
 export interface BuildInputs {
   tree: string;
@@ -126,6 +127,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   const dir = path.join(paths.builds, key);
   if (fs.existsSync(path.join(dir, 'metadata.json'))) {
     fs.appendFileSync(inp.logFile, `cache hit: ${dir} (key ${key}); nothing rebuilt\n`);
+    touchUsed(dir);
     return { key, dir, cached: true, compiler };
   }
   // Each run builds into its own tmp dir: two runs can never write one half-made build.
@@ -182,6 +184,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
   }
+  touchUsed(dir);
   log(`kernel built in ${metadata.durationS} s`);
   return { key, dir, cached: false, compiler };
 }

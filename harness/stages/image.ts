@@ -13,6 +13,7 @@ import { run, type Recorder } from '../exec.ts';
 import { withLock } from '../lock.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
+import { touchUsed } from '../prune.ts';
 
 const RECIPE_VERSION = 'kl-image-2';
 const SUITE_RECIPE = 'kl-suite-1';
@@ -131,6 +132,7 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
   return withLock(`suite-${s.name}-${key}`, async () => {
     if (fs.existsSync(status)) {
       const st = JSON.parse(fs.readFileSync(status, 'utf8')) as { ok: boolean; error?: string };
+      touchUsed(dir);
       return st.ok ? { out: path.join(dir, 'out'), cached: true } : { out: null, error: st.error, cached: true };
     }
     // A suite built from upstream sources (suites/liburing) fetches them into the cache
@@ -161,6 +163,7 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
     }
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
+    touchUsed(dir);
     return result;
   });
 }
@@ -208,6 +211,7 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
   return withLock(`image-${key}`, async () => {
     if (fs.existsSync(cpio) && fs.existsSync(summaryFile)) {
       const s = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { built: string[]; errors: Record<string, string> };
+      touchUsed(dir);
       return { key, cpio, cached: true, suitesBuilt: s.built, suiteErrors: s.errors };
     }
     log(`packing guest image ${key}`);
@@ -271,6 +275,7 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
       fs.copyFileSync(path.join(stage, 'cpio.spec'), path.join(dir, 'cpio.spec'));
       fs.writeFileSync(summaryFile, JSON.stringify({ built, errors }, null, 2));
       fs.renameSync(`${cpio}.tmp`, cpio);
+      touchUsed(dir);
       return { key, cpio, cached: false, suitesBuilt: built, suiteErrors: errors };
     } finally {
       fs.rmSync(stage, { recursive: true, force: true });
