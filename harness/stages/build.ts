@@ -81,8 +81,50 @@ export function buildFailureIsTheCodes(logText: string, signal: string | null): 
   return /^[^\s:]+:\d+(:\d+)?: (fatal )?error: |undefined reference to|No rule to make target|^ERROR: modpost: /m.test(logText);
 }
 
-/** Run make, streaming its output to the build log and printing progress every 30 s. */
-export async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string, signal?: AbortSignal): Promise<void> {
+/** Progress of a build: a percentage and time left when the size of the whole build is known. */
+export function progressLine(what: string, compiled: number, elapsedS: number, expected: number | null, last: string): string {
+  if (!expected || compiled === 0) return `${what}: ${compiled} objects so far, ${Math.round(elapsedS)} s (last: ${last})`;
+  const frac = Math.min(compiled / expected, 0.99);
+  const left = Math.max(0, Math.round((elapsedS / frac) * (1 - frac)));
+  const leftText = left >= 90 ? `${Math.round(left / 60)} min` : `${left} s`;
+  return `${what}: ${Math.floor(frac * 100)}% (${compiled} of ~${expected} objects, ${Math.round(elapsedS)} s, ~${leftText} left; last: ${last})`;
+}
+
+// How many objects a whole build compiles, the denominator of its progress: counted by the
+// last whole build of the same .config, else by the last whole build of any (configurations
+// of the lab differ by a few dozen objects in thousands).
+const objectsFile = () => path.join(paths.builds, 'objects.json');
+interface ObjectCounts {
+  byConfig: Record<string, number>;
+  last: number | null;
+}
+function readObjects(): ObjectCounts {
+  try {
+    const o = JSON.parse(fs.readFileSync(objectsFile(), 'utf8')) as ObjectCounts;
+    return { byConfig: o.byConfig ?? {}, last: o.last ?? null };
+  } catch {
+    return { byConfig: {}, last: null };
+  }
+}
+export function expectedObjects(configSha256: string): number | null {
+  const o = readObjects();
+  return o.byConfig[configSha256] ?? o.last;
+}
+function recordObjects(configSha256: string, n: number): void {
+  const o = readObjects();
+  const all: ObjectCounts = { byConfig: { ...o.byConfig, [configSha256]: n }, last: n };
+  fs.mkdirSync(paths.builds, { recursive: true });
+  const tmp = `${objectsFile()}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, `${JSON.stringify(all, null, 1)}\n`);
+  fs.renameSync(tmp, objectsFile());
+}
+
+/**
+ * Run make, streaming its output to the build log and printing progress every 30 s (every
+ * 5 s on a terminal); with `expected` (objects of a whole build), as a percentage.
+ * Returns how many objects make compiled.
+ */
+export async function makeWithProgress(rec: Recorder, tree: string, argv: string[], logFile: string, what: string, signal?: AbortSignal, expected: number | null = null): Promise<number> {
   rec.commands.push(argv);
   let proc: ReturnType<typeof execa> | null = null;
   const out = openLog(logFile, 'a', () => proc?.kill('SIGKILL')); // no log, no build: stop make
@@ -90,7 +132,7 @@ export async function makeWithProgress(rec: Recorder, tree: string, argv: string
   let compiled = 0;
   let last = '';
   const started = Date.now();
-  const timer = setInterval(() => log(`${what}: ${compiled} objects so far, ${Math.round((Date.now() - started) / 1000)} s (last: ${last})`), 30_000);
+  const timer = setInterval(() => log(progressLine(what, compiled, (Date.now() - started) / 1000, expected, last)), process.stderr.isTTY ? 5_000 : 30_000);
   try {
     proc = execa(argv[0]!, argv.slice(1), { cwd: tree, env: buildEnv(), all: true, reject: false, buffer: false, ...(signal ? { cancelSignal: signal } : {}) });
     proc.all?.on('data', (chunk: Buffer) => {
@@ -116,6 +158,7 @@ export async function makeWithProgress(rec: Recorder, tree: string, argv: string
     clearInterval(timer);
     await out.end();
   }
+  return compiled;
 }
 
 // An out dir of the lab's config plus the cached build: ~1.5 GB; a --debug one twice that.
@@ -145,7 +188,11 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   checkFreeSpace(paths.cacheRoot, BUILD_NEEDS_GIB, 'build the kernel');
   fs.mkdirSync(tmp, { recursive: true });
   try {
-    await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build', inp.signal);
+    // A whole build (no vmlinux in the out dir yet) shows a percentage, against the last
+    // whole build of this .config; an incremental one counts its objects.
+    const whole = !fs.existsSync(path.join(inp.outDir, 'vmlinux'));
+    const n = await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build', inp.signal, whole ? expectedObjects(inp.configSha256) : null);
+    if (whole && n > 0) recordObjects(inp.configSha256, n);
     await makeWithProgress(rec, inp.tree, headers, inp.logFile, 'headers_install', inp.signal);
   } catch (e) {
     // a failed build leaves nothing half-made in the cache

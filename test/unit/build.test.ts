@@ -1,5 +1,5 @@
 import test from 'ava';
-import { buildKey } from '../../harness/stages/build.ts';
+import { buildKey, progressLine } from '../../harness/stages/build.ts';
 import { planLines } from '../../harness/agent.ts';
 import { dirHash } from '../../harness/stages/image.ts';
 import { paths } from '../../harness/paths.ts';
@@ -78,4 +78,12 @@ test('a hung child ends the step as an infrastructure error naming it; too littl
   t.regex(err!.message, /^a hanging step did not finish within 0 s/);
   t.throws(() => checkFreeSpace('/tmp', 1e9, 'build the kernel'), { instanceOf: InfraError, message: /^only [\d.]+ GiB free in \/tmp, 1000000000 GiB needed to build the kernel/ });
   t.notThrows(() => checkFreeSpace('/tmp', 0.001, 'write a log'));
+});
+
+test('build progress: a percentage and the time left when the whole build is known, a count when not', (t) => {
+  t.is(progressLine('build', 120, 30, null, 'fs/inode.o'), 'build: 120 objects so far, 30 s (last: fs/inode.o)');
+  t.is(progressLine('build', 1000, 60, 4000, 'mm/slub.o'), 'build: 25% (1000 of ~4000 objects, 60 s, ~3 min left; last: mm/slub.o)');
+  t.is(progressLine('build', 3900, 300, 4000, 'x.o'), 'build: 97% (3900 of ~4000 objects, 300 s, ~8 s left; last: x.o)');
+  // More objects than the estimate (another configuration's count): never 100 % before make ends.
+  t.regex(progressLine('build', 4100, 310, 4000, 'y.o'), /^build: 99% \(4100 of ~4000 objects/);
 });
