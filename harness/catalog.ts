@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { readPin, type BasePin } from './base.ts';
 import { UsageError } from './errors.ts';
+import { intakeLore, intakeThread, isThread, type SeriesInfo } from './intake.ts';
 import { paths } from './paths.ts';
 
 export interface PatchSet {
@@ -15,6 +16,7 @@ export interface PatchSet {
   description: string;
   features: string[];
   base: BasePin | null; // the base it is written against (base.json); null: follows the others
+  series?: SeriesInfo; // a series from the list (a thread mbox or lore:<message-id>), taken by b4
 }
 
 function readLines(file: string): string[] {
@@ -44,13 +46,27 @@ export function listPatchSets(): string[] {
 }
 
 /** A patch set of ours by name, or a user's mbox file / patch directory by path. */
-export function loadPatchSet(spec: string): PatchSet {
+export function loadPatchSet(spec: string, seriesVersion: number | null = null): PatchSet {
   const named = path.join(paths.patchSets, spec);
   if (!spec.includes('/') && fs.existsSync(path.join(named, 'series'))) return loadSetDir(spec, named, true);
+  const fromList = (t: { mbx: string; info: SeriesInfo }, name: string): PatchSet => ({
+    name,
+    dir: path.dirname(t.mbx),
+    patches: [t.mbx],
+    configFragment: null,
+    defaultSuites: [],
+    description: `${t.info.subject} (${t.info.messageId})`,
+    features: [],
+    base: null,
+    series: t.info,
+  });
+  if (spec.startsWith('lore:')) return fromList(intakeLore(spec, seriesVersion), `lore-${spec.slice(5).replace(/[^\w.-]/g, '_').slice(0, 60)}`);
   if (spec.includes('/') || fs.existsSync(spec)) {
     const p = path.resolve(spec);
     if (!fs.existsSync(p)) throw new UsageError(`--patch ${spec}: no such file or directory`);
     if (fs.statSync(p).isDirectory()) return loadSetDir(path.basename(p), p, false);
+    if (isThread(fs.readFileSync(p, 'utf8'))) return fromList(intakeThread(p, seriesVersion), path.basename(p));
+    if (seriesVersion !== null) throw new UsageError(`--series-version: ${spec} is not a thread (no cover letter, replies or revisions)`, 'give the whole thread as saved by b4 mbox, or drop --series-version');
     return { name: path.basename(p), dir: path.dirname(p), patches: [p], configFragment: null, defaultSuites: [], description: 'user mbox', features: [], base: null };
   }
   const known = listPatchSets();

@@ -14,25 +14,30 @@ import { paths } from './paths.ts';
 import { buildEach } from './buildEach.ts';
 import { exportSeries } from './exportSeries.ts';
 import { runLab } from './pipeline.ts';
+import { writeReply } from './reply.ts';
 import { formatLine, rebaseCheck } from './rebaseCheck.ts';
 import { defaultRemoteKey } from './remote.ts';
+import { DEFAULT_SUITES } from './plan.ts';
+import { watchRuns, watchedPaths } from './watch.ts';
 import type { RunOptions } from './types.ts';
 
-const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/dir> [--suite a,b]
+const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/dir|lore:MSGID> [--suite a,b]
     [--exec "<guest shell command>"] [--config FRAGMENT]... [--config-item CONFIG_X=y]...
     [--debug] [--kmemleak] [--compare-baseline] [--base VERSION|latest|installed]
     [--kernel-src DIR|TARBALL] [--results DIR]
     [--timeout SECONDS] [--memory MiB] [--cpus N] [--remote user@host[:port] [--remote-key KEY]]
-    [--repeat N] [--retry-failed K] [--fail-on-flaky] [--known-issues FILE]
+    [--repeat N] [--retry-failed K] [--fail-on-flaky] [--known-issues FILE] [--series-version N]
     [--dry-run] [--help]
 npm run lab -- triage [--titles] FILE|DIR...  # kernel reports in console logs: a JSON line per log
 npm run lab -- list [--json]             # patch sets and suites, with descriptions
 npm run lab -- --version                 # kernel-lab's version and commit
 npm run lab -- <subcommand> --help       # each subcommand's own help
 npm run lab -- bundle [results/latest]   # a run directory as <run-id>.tar.gz
+npm run lab -- reply [results/latest] [--name N] [--email E]  # reply.eml for the list: verdict, Tested-by if it passed
 npm run lab -- export-series SET [--output FILE]  # the set as an mbox to post (cover letter, threaded)
 npm run lab -- rebase-check [--base latest|VERSION] [--patch set,...]
                                          # do our sets apply to another base? (default: the newest in the archive)
+npm run lab -- watch --patch <...> [run options]  # rerun on every saved change to the run's inputs; a verdict line each
 npm run lab -- build-each --patch <set[,set...]|path> [--debug] [--suite a,b] [--config F]...
                                          # build the kernel after each patch: does the series bisect?`;
 
@@ -68,6 +73,12 @@ const SUBCOMMAND_HELP: Record<string, string> = {
   Write one of our sets as the mbox to post: its cover letter as [PATCH 0/N] (shortlog,
   diffstat, base-commit), then the patches threaded under it. Default file: results/SET.mbox.
   b4 am, git am --empty=drop and --patch FILE take it.`,
+  reply: `npm run lab -- reply [RUN-DIR] [--name NAME] [--email EMAIL]
+  Write RUN-DIR/reply.eml (default: results/latest): the reply to post on the list, plain
+  text, threaded under the series the run tested (In-Reply-To, References), lines under 80
+  columns: the verdict, tests that differ from the base, the first kernel report, the
+  benchmarks, how to reproduce, and Tested-by (NAME <EMAIL>, default from git config) only
+  when the run passed. It never sends mail.`,
   bundle: `npm run lab -- bundle [RUN-DIR]
   Pack a run directory (default: results/latest) as <run-id>.tar.gz next to it, for a bug
   report or a mail; prints the archive's path.`,
@@ -227,6 +238,20 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.pass;
   }
   if (argv[0] === 'rebase-check') return rebaseCheckCommand(argv.slice(1));
+  if (argv[0] === 'reply') {
+    const cmd = new Command('reply').argument('[run-dir]').option('--name <name>').option('--email <email>').exitOverride().configureOutput({ writeErr: () => {} }).allowExcessArguments(false);
+    try {
+      cmd.parse(argv.slice(1), { from: 'user' });
+    } catch (err) {
+      if (err instanceof CommanderError) throw new UsageError(`reply: ${err.message.replace(/^error: /, '')}`, 'npm run lab -- reply [RUN-DIR] [--name N] [--email E]');
+      throw err;
+    }
+    const o = cmd.opts();
+    const file = writeReply(path.resolve(cmd.args[0] ?? path.join(paths.repoRoot, 'results', 'latest')), { name: o.name, email: o.email });
+    process.stdout.write(`${file}\n`);
+    log('reply written, not sent: read it, then git send-email or your mail client');
+    return EXIT.pass;
+  }
   if (argv[0] === 'export-series') {
     const args = argv.slice(1);
     const oi = args.indexOf('--output');
@@ -240,10 +265,18 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.pass;
   }
   const eachMode = argv[0] === 'build-each';
-  if (eachMode) argv = argv.slice(1);
-  const program = new Command(eachMode ? 'build-each' : 'lab')
+  const watchMode = argv[0] === 'watch';
+  if (eachMode || watchMode) argv = argv.slice(1);
+  const runArgs = argv;
+  const program = new Command(eachMode ? 'build-each' : watchMode ? 'watch' : 'lab')
     .usage(eachMode ? '--patch <set> [--debug] [--suite a,b] [--config F]...' : '--patch <set> [options]')
-    .description(eachMode ? 'Build the kernel after each patch of the series (boots nothing): does the series bisect?' : 'Build a patched kernel, boot it in QEMU, run the suites, report a verdict.')
+    .description(
+      eachMode
+        ? 'Build the kernel after each patch of the series (boots nothing): does the series bisect?'
+        : watchMode
+          ? 'Run the lab now and again after each saved change to its inputs (the patches, --config fragments, --known-issues, the suites, a --kernel-src tree); one verdict line per run. A change during a run queues one more run. Ctrl-C stops.'
+          : 'Build a patched kernel, boot it in QEMU, run the suites, report a verdict.',
+    )
     .option('--patch <sets>', 'none, set names (comma-separated), or a path to an mbox or patch directory', csv)
     .option('--suite <suites>', 'suites to run (default: smoke,uring + each set\'s suites)', csv)
     .option('--exec <command>', 'run this shell command in the guest instead of suites')
@@ -252,6 +285,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--debug', 'debug kernel: KASAN, lockdep, KFENCE, UBSAN, hung-task and soft-lockup detection', false)
     .option('--kmemleak', 'kmemleak kernel: leaks found after each suite are kernel reports (combines with --debug)', false)
     .option('--compare-baseline', 'also run on the unpatched base and report differences', false)
+    .option('--series-version <n>', 'with a thread mbox or lore:<message-id>: the revision to take (default: the newest)', positiveInt('--series-version'))
     .option('--base <version|latest|installed>', 'Debian linux-source-6.12 version to build on instead of the sets\' pin (base.json): a version apt-cache madison lists, latest, or installed (/usr/src)')
     .option('--kernel-src <dir|tarball>', 'kernel source instead of Debian\'s linux-source-6.12 (never modified)')
     .option('--results <dir>', 'where run directories go', path.join(paths.repoRoot, 'results'))
@@ -307,9 +341,17 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     retryFailed: o.retryFailed,
     failOnFlaky: o.failOnFlaky,
     ...(o.knownIssues !== undefined ? { knownIssues: path.resolve(o.knownIssues) } : {}),
+    ...(o.seriesVersion !== undefined ? { seriesVersion: o.seriesVersion } : {}),
     dryRun: o.dryRun,
     ...(remote !== undefined ? { remote, remoteKey: o.remoteKey ?? (process.env.KL_REMOTE_KEY || defaultRemoteKey()) } : {}),
   };
+  if (watchMode) {
+    if (opts.dryRun) throw new UsageError('watch runs the lab: --dry-run does not apply', 'npm run lab -- --dry-run ... prints the commands once');
+    const sets = listPatchSets();
+    const watched = watchedPaths({ ...opts, patch: opts.patch, knownIssues: opts.knownIssues }, sets, [...new Set([...DEFAULT_SUITES, ...opts.patch.filter((p) => sets.includes(p)).flatMap((p) => loadPatchSet(p).defaultSuites)])]);
+    if (watched.length === 0) throw new UsageError('watch: nothing to watch (no patch set, fragment or suite path exists)');
+    return watchRuns(runArgs, watched);
+  }
   if (eachMode) {
     if (opts.exec !== null || opts.dryRun || o.remote !== undefined || opts.compareBaseline) {
       throw new UsageError('build-each builds, it boots nothing: --exec, --dry-run, --remote and --compare-baseline do not apply');

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { jobFiles, type Job } from './agent.ts';
-import { InfraError } from './errors.ts';
+import { InfraError, UsageError } from './errors.ts';
+import { baseCommitFor } from './exportSeries.ts';
 import { localHost, type Host } from './host.ts';
 import { treeUseLock, withLock } from './lock.ts';
 import { pruneCache } from './prune.ts';
@@ -110,6 +111,14 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     const buildLog = path.join(dir, 'build.log');
     const src = await timed(rec, 'source', () => sourceStage(r, opts.kernelSrc, p.base));
     rec.base = { desc: src.baseDesc, version: src.version, sha256: src.baseSha256, debian: src.debian };
+    const series = p.sets.find((s) => s.series)?.series;
+    if (series) {
+      // export-series gives our base a reproducible commit id; a series posted on it names it.
+      const ours = series.baseCommit && src.debian && !opts.dryRun ? await baseCommitFor(r, src.repo, src.baseTree, `${src.debian.package} ${src.debian.version} (sha256 ${src.debian.sha256})`) : null;
+      rec.series = { ...series, baseMatches: series.baseCommit && ours ? ours.startsWith(series.baseCommit) : null };
+      log(`series: ${series.subject} <${series.messageId}>, v${series.version} of ${series.versions.map((v) => `v${v}`).join(', ')}, ${series.patches} patch(es), trailers applied (b4)`);
+      if (rec.series.baseMatches === false) log(`series: its base-commit ${series.baseCommit} is not the lab's base (${src.baseDesc}); it may not apply`);
+    }
     if (src.debian && !src.debian.pinned) log(`base ${src.debian.version} is not the pinned ${src.debian.pin.version} (${src.debian.pin.file})`);
     interrupted();
     // Patches, config and build share the series' tree and its out dirs: one run at a time
@@ -117,7 +126,14 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     // another run's --config-item values would rewrite its .config).
     const variant = { debug: opts.debug, kmemleak: opts.kmemleak ?? false };
     const { patched, cfg, build } = await withLock(treeUseLock(patchTree(src, p.sets)), async () => {
-      const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets));
+      const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets)).catch((err: unknown) => {
+        // A reviewer's series that does not apply to the lab's base (exit 2, the patch named):
+        // say which revision it was and what the series says it is on.
+        const series = rec.series;
+        if (!series || !(err instanceof UsageError)) throw err;
+        const on = series.baseCommit ? `its base-commit is ${series.baseCommit.slice(0, 12)}${series.baseMatches === false ? ', not the lab\'s base' : ''}` : 'it names no base-commit';
+        throw new UsageError(`v${series.version} of the thread: ${err.message} (${on})`, `pick another revision (--series-version N; the thread has ${series.versions.map((v) => `v${v}`).join(', ')}) or another base (--base)`);
+      });
       interrupted();
       const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, variant, p.fragments, undefined, `${src.baseTree}:${patched.kconfigId}`));
       interrupted();

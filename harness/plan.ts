@@ -31,7 +31,8 @@ export interface Plan {
 /** Parse and check all input before anything is built: bad input is a usage error. */
 export function plan(opts: RunOptions): Plan {
   if (opts.patch.includes('none') && opts.patch.length > 1) throw new UsageError(`--patch none cannot be combined with other sets (${opts.patch.join(',')})`);
-  const sets = opts.patch.filter((p) => p !== 'none').map(loadPatchSet);
+  const sets = opts.patch.filter((p) => p !== 'none').map((p) => loadPatchSet(p, opts.seriesVersion ?? null));
+  if (opts.seriesVersion !== undefined && !sets.some((s) => s.series)) throw new UsageError('--series-version picks a revision of a thread', 'give --patch a thread mbox or lore:<message-id>');
   const names = sets.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new UsageError(`patch set '${dup}' is given twice`);

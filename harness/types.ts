@@ -1,4 +1,6 @@
 // The run record: one typed object that flows through every stage.
+import type { SeriesInfo } from './intake.ts';
+import type { PostMortem } from './postmortem.ts';
 export type RunStatus = 'pass' | 'fail' | 'crash' | 'timeout' | 'error' | 'incomplete';
 // flaky: under --repeat/--retry-failed, some runs passed and some failed.
 export type TestStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'error' | 'flaky';
@@ -27,6 +29,7 @@ export interface RunOptions {
   retryFailed?: number; // --retry-failed: run a failed test again, at most this many times (default 0)
   failOnFlaky?: boolean; // --fail-on-flaky: a flaky test fails the run
   knownIssues?: string; // --known-issues: the list to use instead of suites/known-issues.json
+  seriesVersion?: number; // --series-version: the revision of a thread to take (default: the newest)
 }
 
 export interface PatchRecord {
@@ -104,6 +107,8 @@ export interface RunRecord {
   suites: string[];
   tests: TestRecord[];
   crashes: CrashRecord[];
+  postmortem?: PostMortem; // the host stepped into a hung guest: its stuck tasks
+  series?: SeriesInfo & { baseMatches: boolean | null }; // a series from the list; does its base-commit name the lab's base (null: it names none)
   commands: string[][]; // every external command the run executed (or would, with --dry-run)
   baseline?: { runDir: string; status: RunStatus; differences: BaselineDiff[]; newCrashes: CrashRecord[] };
   knownIssues?: { issue: KnownIssue; seen: boolean }[]; // entries of the known-issues list that applied to this run

@@ -128,6 +128,7 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
     // so make rebuilds only what the new revision touched.
     let kept: Map<string, fs.Stats> | null = null;
     let old: string | null = null;
+    let fresh = false;
     if (previous !== null && previous.startsWith('stack ') && fs.existsSync(path.join(tree, '.git'))) {
       old = (await mustRun(rec, ['git', '-C', tree, 'rev-parse', 'HEAD'], { what: 'git rev-parse (previous revision)' })).trim();
       kept = new Map();
@@ -144,6 +145,7 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
       await removeWorktree(rec, src.repo, tree);
       fs.mkdirSync(paths.trees, { recursive: true });
       await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, base], { what: 'git worktree add' });
+      fresh = true;
     }
     if (sets.length > 1) await primeBlobs(rec, src.repo, sets);
     for (const p of patches) {
@@ -168,10 +170,67 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
       }
       log(`${changed.size} file(s) differ from the previous revision; ${restored} untouched file(s) keep their mtimes`);
     }
+    if (fresh && !rec.dryRun) await seedFromBase(rec, src.repo, tree, base);
     if (!rec.dryRun) fs.writeFileSync(stamp, stampText);
   });
   if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES);
   return { tree, patches, stackHash, kconfigId: rec.dryRun ? stackHash : await kconfigIdOf(rec, tree, base) };
+}
+
+/**
+ * A new series tree starts from the base tree's builds instead of from nothing: every file
+ * the series leaves alone gets the base tree's mtime back, and the base's out dirs (each
+ * variant already built there) are copied in. make then compiles what the patches touch
+ * and relinks, as an incremental build in the base tree would: the first run of a new
+ * series costs about what its next revisions cost. Kbuild's out dirs use a relative srctree
+ * (config.ts: outDirFor), so a copy is valid in another tree. Without a built base tree
+ * the series builds from nothing, as before.
+ */
+async function seedFromBase(rec: Recorder, baseTree: string, tree: string, base: string): Promise<void> {
+  const outs = fs.readdirSync(baseTree).filter((d) => /^kl-out-[\w-]+$/.test(d) && fs.existsSync(path.join(baseTree, d, 'vmlinux')));
+  if (outs.length === 0) return;
+  const t0 = Date.now();
+  // Another run configuring or building in the base tree: wait for it (its incremental build
+  // is shorter than a whole one here). Runs on the base never wait for a series tree, so
+  // holding this series' lock meanwhile cannot deadlock.
+  const seeded = await withLock(treeUseLock(baseTree), async () => {
+    const head = (await mustRun(rec, ['git', '-C', tree, 'rev-parse', 'HEAD'], { what: 'git rev-parse (series)' })).trim();
+    const changed = new Set(await changedFiles(rec, tree, base, head));
+    const files = (await mustRun(rec, ['git', '-C', tree, 'ls-files', '-z'], { what: 'git ls-files' })).split('\0').filter(Boolean);
+    let restored = 0;
+    for (const f of files) {
+      if (changed.has(f)) continue;
+      const st = fs.statSync(path.join(baseTree, f), { throwIfNoEntry: false });
+      if (!st?.isFile()) continue;
+      fs.utimesSync(path.join(tree, f), st.atime, st.mtime);
+      restored++;
+    }
+    for (const d of outs) {
+      await mustRun(rec, ['cp', '-a', path.join(baseTree, d), path.join(tree, d)], { what: `copy the base tree's ${d}`, timeout: 10 * 60_000 });
+      repointToolDeps(path.join(tree, d, 'tools'), baseTree, tree);
+    }
+    return restored;
+  });
+  log(`seeded from the base tree: ${seeded} untouched file(s) keep the base's mtimes, ${outs.join(', ')} copied (${((Date.now() - t0) / 1000).toFixed(1)} s); make compiles what the series touches`);
+}
+
+/**
+ * The kernel's own objects name their sources relative to the out dir, but tools/objtool is
+ * built with absolute paths: its .cmd files name the base tree. Left so, make would see
+ * other command lines, rebuild objtool, and then every object (each depends on objtool).
+ * Point them at the copy's tree, keeping their mtimes.
+ */
+function repointToolDeps(dir: string, from: string, to: string): void {
+  if (!fs.existsSync(dir)) return;
+  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || !/\.(cmd|d)$/.test(e.name)) continue;
+    const f = path.join(e.parentPath, e.name);
+    const text = fs.readFileSync(f, 'utf8');
+    if (!text.includes(from)) continue;
+    const st = fs.statSync(f);
+    fs.writeFileSync(f, text.split(`${from}/`).join(`${to}/`));
+    fs.utimesSync(f, st.atime, st.mtime);
+  }
 }
 
 /**

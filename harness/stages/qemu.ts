@@ -4,6 +4,7 @@
 // QEMU runs on a Host: this machine, or (--remote) a KVM machine over SSH, where the
 // probe runs too and the KTAP and status streams are copied back as they grow.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { openLog } from '../logfile.ts';
@@ -14,6 +15,8 @@ import { cachedPut, remoteCache } from '../hostCache.ts';
 import { localHost, type Host } from '../host.ts';
 import { parseKtap } from '../ktap.ts';
 import { log } from '../log.ts';
+import { qmpCommands } from '../qmp.ts';
+import { POSTMORTEM_MARK } from '../postmortem.ts';
 import type { Accel } from '../types.ts';
 
 export const QEMU = 'qemu-system-x86_64';
@@ -63,6 +66,8 @@ export interface BootSpec {
   extraCmdline?: string[];
   /** initrd is base + job: a remote host keeps base in its cache and gets only job */
   initrdParts?: { base: string; job: Uint8Array };
+  /** QMP socket (local boots): the host's way in for the post-mortem of a hang */
+  qmp?: string;
 }
 
 export function qemuArgv(b: BootSpec): string[] {
@@ -74,6 +79,11 @@ export function qemuArgv(b: BootSpec): string[] {
     'rdinit=/init',
     'hung_task_panic=0',
     'softlockup_panic=0',
+    // An NMI nobody claims (the host's inject-nmi when the guest hangs) panics, and the
+    // panic prints every task stuck in D state (0x80) and, on lockdep kernels, every held
+    // lock (0x08): the post-mortem of a hang, on the console.
+    'unknown_nmi_panic',
+    'panic_print=0x88',
     ...(b.extraCmdline ?? []),
   ];
   return [
@@ -94,6 +104,7 @@ export function qemuArgv(b: BootSpec): string[] {
     '-device', `virtserialport,bus=vser0.0,chardev=klstatus,name=${PORTS.status}`,
     '-drive', `file=${path.join(b.runDir, 'scratch.img')},format=raw,if=virtio,cache=unsafe`,
     '-device', 'virtio-rng-pci',
+    ...(b.qmp ? ['-qmp', `unix:${b.qmp},server=on,wait=off`] : []),
   ];
 }
 
@@ -186,12 +197,27 @@ export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, si
   }
 }
 
+/** How long the post-mortem of a hung guest may take (NMI, panic, the stuck tasks printed). */
+const POSTMORTEM_S = Number(process.env.KL_POSTMORTEM_S ?? 30);
+const HANGS: BootOutcome['ended'][] = ['silence', 'test-timeout', 'wall-timeout'];
+
 /**
  * Run QEMU on host with its files where `on` says (the run directory locally; the scratch
  * directory on a remote host, whose KTAP and status streams are mirrored into
  * spec.runDir as they grow). console.log is always written here, with this machine's timestamps.
  */
 async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, limits: BootLimits, signal?: AbortSignal): Promise<BootOutcome> {
+  // Locally QEMU gets a QMP socket (short path: UNIX socket names are limited to 108 bytes).
+  const qmpDir = host.remote ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'kl-qmp-'));
+  if (qmpDir) on = { ...on, qmp: path.join(qmpDir, 'qmp') };
+  try {
+    return await bootWith(rec, host, spec, on, limits, signal);
+  } finally {
+    if (qmpDir) fs.rmSync(qmpDir, { recursive: true, force: true });
+  }
+}
+
+async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, limits: BootLimits, signal?: AbortSignal): Promise<BootOutcome> {
   const argv = qemuArgv(on);
   rec.commands.push(argv);
   const ktapFile = path.join(on.runDir, 'ktap.raw');
@@ -214,11 +240,13 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
   if (signal?.aborted) throw new InfraError('interrupted before the guest started');
   proc = await host.spawn(argv);
   const rl = readline.createInterface({ input: proc.stdout });
+  const hostStamp = () => `[host ${((Date.now() - t0) / 1000).toFixed(3).padStart(9)}] `;
   rl.on('line', (line) => {
     lastOutput = Date.now();
-    const secs = ((Date.now() - t0) / 1000).toFixed(3);
-    consoleOut.write(`[host ${secs.padStart(9)}] ${line.replace(/\r$/, '')}\n`);
+    consoleOut.write(`${hostStamp()}${line.replace(/\r$/, '')}\n`);
   });
+  let qemuGone = false;
+  void proc.exited.then(() => (qemuGone = true), () => (qemuGone = true));
   const errChunks: string[] = [];
   proc.stderr.on('data', (d: Buffer) => errChunks.push(d.toString()));
 
@@ -233,13 +261,39 @@ async function bootOn(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec, l
   const gaveUp = new Promise<{ exitCode: number | null; lost?: string }>((resolve) => {
     killedLongAgo = () => resolve({ exitCode: null, lost: `QEMU on ${host.label} did not end within 15 s of being killed` });
   });
+  const kill = () => {
+    proc?.kill();
+    giveUpTimer ??= setTimeout(killedLongAgo, 15_000);
+  };
+  /**
+   * The guest hung: before QEMU is killed, the host injects an NMI over QMP. With
+   * unknown_nmi_panic the guest panics and prints its stuck tasks (panic_print), which
+   * console.log keeps after the POSTMORTEM_MARK line; then it powers off (panic=-1).
+   */
+  const postMortem = async (why: BootOutcome['ended']) => {
+    consoleOut.write(`${hostStamp()}${POSTMORTEM_MARK} the guest hung (${why}); injecting an NMI for its stuck tasks\n`);
+    log(`guest hung (${why}): post-mortem (NMI over QMP, up to ${POSTMORTEM_S} s)`);
+    try {
+      await qmpCommands(on.qmp!, [{ execute: 'inject-nmi' }]);
+    } catch (err) {
+      consoleOut.write(`${hostStamp()}${POSTMORTEM_MARK} no NMI: ${oneLine(err)}\n`);
+      return;
+    }
+    const until = Date.now() + POSTMORTEM_S * 1000;
+    while (!qemuGone && Date.now() < until && !signal?.aborted) await new Promise((r) => setTimeout(r, 200));
+  };
   const stop = (why: BootOutcome['ended']) => {
     if (ended || exited) return;
     ended = why;
-    proc?.kill();
-    giveUpTimer = setTimeout(killedLongAgo, 15_000);
+    if (on.qmp && HANGS.includes(why)) {
+      void postMortem(why).finally(() => {
+        if (!qemuGone) kill();
+      });
+      return;
+    }
+    kill();
   };
-  const onAbort = () => stop('killed');
+  const onAbort = () => (ended ? kill() : stop('killed'));
   signal?.addEventListener('abort', onAbort);
   let reported = 0;
   let ktapBytes = Buffer.alloc(0);

@@ -8,6 +8,8 @@ import { create } from 'xmlbuilder2';
 import { agentFinished, testLogFiles, testMarker } from '../agent.ts';
 import { unmetRequirement, type Suite } from '../catalog.ts';
 import { detectCrashes, stripPrefixes } from '../crash.ts';
+import { writeKcidb } from '../kcidb.ts';
+import { parsePostmortem, postmortemMarkdown, splitPostmortem, type PostMortem } from '../postmortem.ts';
 import { InfraError, PatchFailure, UsageError, oneLine } from '../errors.ts';
 import { applyExpected, type ExpectedResults } from '../expected.ts';
 import { aggregateRuns, applyKnownIssues, chargeCrashes, chargeTaint, markKnownCrashes, type KnownSeen } from '../judge.ts';
@@ -134,6 +136,7 @@ export interface ResultsOutput {
   knownIssues: KnownSeen[];
   status: RunStatus;
   reason: string;
+  postmortem?: PostMortem;
 }
 
 /**
@@ -148,7 +151,15 @@ export function resultsStage(inp: ResultsInputs): ResultsOutput {
   const consoleText = fs.readFileSync(path.join(dir, 'console.log'), 'utf8');
   const done = agentFinished(fs.readFileSync(path.join(dir, 'status.raw'), 'utf8'));
   const parsed = parseKtap(ktapText);
-  const crashes = detectCrashes(consoleText);
+  // Kernel reports are what the guest printed on its own; after the host's post-mortem line
+  // comes the panic the host caused (an NMI into a hung guest) and the stuck tasks.
+  const { live, post } = splitPostmortem(consoleText);
+  const crashes = detectCrashes(live);
+  let postmortem: PostMortem | undefined;
+  if (post !== null) {
+    fs.writeFileSync(path.join(dir, 'postmortem.log'), post);
+    postmortem = parsePostmortem(post);
+  }
   markKnownCrashes(crashes, inp.known);
   // One record per test (repeated runs counted), each run charged the taint it added.
   const tests: TestRecord[] = [...inp.tests.preset, ...aggregateRuns(chargeTaint(parsed.tests, parsed.bootTaint, new Set(crashes.flatMap((c) => (c.test ? [c.test] : [])))))];
@@ -175,13 +186,14 @@ export function resultsStage(inp: ResultsInputs): ResultsOutput {
     if (file) fs.writeFileSync(path.join(kdir, file), `${lines.join('\n')}\n`);
     else log(`console: a test marker for '${JSON.stringify(test).slice(1, 81)}', which the run did not plan: ignored`);
   }
-  return { tests: judged, crashes, knownIssues: seen, status: v.status, reason: v.reason };
+  return { tests: judged, crashes, knownIssues: seen, status: v.status, reason: v.reason, ...(postmortem ? { postmortem } : {}) };
 }
 
 /** The run's last words: junit.xml, perf.json/svg, summary.md and run.json. */
 export function writeReports(rec: RunRecord): void {
   rec.finishedAt = new Date().toISOString();
   writeJunit(rec);
+  writeKcidb(rec);
   const perf = writePerf(rec.dir, rec.tests);
   const perfMd = perf.length > 0 ? `\n## Performance (${rec.accel === 'tcg' ? 'TCG emulation: compare ratios, not absolutes' : 'KVM'})\n\n${benchTable(perf)}\n\nChart: perf.svg; data: perf.json\n` : '';
   fs.writeFileSync(path.join(rec.dir, 'summary.md'), summaryMarkdown(rec) + perfMd);
@@ -199,6 +211,7 @@ export function recordFailure(rec: RunRecord, err: unknown, interrupted: boolean
   try {
     writeRunJson(rec);
     writeJunit(rec);
+    writeKcidb(rec);
     fs.writeFileSync(path.join(rec.dir, 'summary.md'), summaryMarkdown(rec));
   } catch {
     // the disk may be what failed: the exit code and the error line still say why
@@ -253,6 +266,11 @@ export function summaryMarkdown(rec: RunRecord): string {
   const d = rec.base?.debian;
   if (d) lines.push(`- base: ${d.package} ${d.version}, sha256 ${d.sha256}; ${d.pinned ? `the pinned base (${d.pin.file})` : `**not the pinned base** ${d.pin.version} (${d.pin.file}); asked: --base ${d.asked}`}`);
   else if (rec.base) lines.push(`- base: ${rec.base.desc} (not a Debian pin: --kernel-src)`);
+  if (rec.series) {
+    const sr = rec.series;
+    const base = sr.baseCommit ? `base-commit ${sr.baseCommit.slice(0, 12)} (${sr.baseMatches === true ? 'the lab\'s base' : sr.baseMatches === false ? '**not the lab\'s base**' : 'not checked'})` : 'no base-commit';
+    lines.push(`- series: ${sr.subject} <${sr.messageId}>: v${sr.version} (the ${sr.source === 'lore' ? 'lore thread' : 'thread'} has ${sr.versions.map((v) => `v${v}`).join(', ')}), ${sr.patches} patch(es), trailers from the list applied (b4); ${base}`);
+  }
   lines.push(`- kernel: ${k?.version ?? '?'} from ${k?.base ?? '?'}; patches: ${k && k.patches.length > 0 ? [...new Set(k.patches.map((p) => p.set))].join(', ') + ` (${k.patches.length})` : 'none'}; build ${k?.buildKey ?? '?'}${k?.cached ? ' (cached)' : ''}`);
   lines.push(`- accel: ${rec.accel ?? '?'}${rec.accel === 'tcg' ? ' (software emulation: timings are TCG figures)' : ''}; debug kernel: ${rec.options.debug ? 'yes' : 'no'}${rec.options.kmemleak ? '; kmemleak: scanned after each suite' : ''}`);
   if (rec.remote) {
@@ -280,6 +298,7 @@ export function summaryMarkdown(rec: RunRecord): string {
     lines.push('');
     for (const c of rec.crashes.filter((x) => x.decoded)) lines.push(`### ${c.title}`, '', '```', c.decoded!.trimEnd(), '```', '');
   }
+  if (rec.postmortem) lines.push(...postmortemMarkdown(rec.postmortem));
   if (rec.knownIssues && rec.knownIssues.length > 0) {
     lines.push('## Known issues', '');
     for (const k of rec.knownIssues) {

@@ -67,6 +67,28 @@ test.serial('a hanging guest command ends in timeout (exit 3) well within 2 minu
   t.is(r.exitCode, 3, r.stdout);
   t.is(r.run!.status, 'timeout');
   t.true(r.seconds < 120, `took ${r.seconds} s`);
+  // The host's post-mortem ran (an NMI over QMP, the guest panicked on it); nothing was stuck
+  // in D state, and the panic the host caused is not a kernel report of the run.
+  t.like(r.run!.postmortem, { trigger: 'wall-timeout', nmi: true, panicked: true, tasks: [] });
+  t.deepEqual(r.run!.crashes, []);
+});
+
+test.serial('a task stuck in D state: the host\'s post-mortem names where it sleeps, and the panic it causes is no kernel report', async (t) => {
+  // lkdtm HUNG_TASK sleeps uninterruptibly for ever: the agent's SIGKILL cannot end it.
+  const r = await lab(['--patch', 'none', '--exec', 'echo HUNG_TASK > /sys/kernel/debug/provoke-crash/DIRECT', '--timeout', '60']);
+  t.is(r.exitCode, 3, r.stdout);
+  t.is(r.run!.status, 'timeout');
+  const pm = r.run!.postmortem!;
+  t.like(pm, { trigger: 'wall-timeout', nmi: true, panicked: true });
+  const stuck = pm.tasks.find((x) => x.where === 'lkdtm_HUNG_TASK');
+  t.truthy(stuck, JSON.stringify(pm.tasks));
+  t.is(stuck!.state, 'D');
+  t.true(stuck!.frames.indexOf('lkdtm_HUNG_TASK') > stuck!.frames.indexOf('schedule'), stuck!.frames.join(' '));
+  t.deepEqual(r.run!.crashes, [], 'the NMI panic is the host\'s doing');
+  const summary = fs.readFileSync(path.join(r.dir!, 'summary.md'), 'utf8');
+  t.regex(summary, /## Post-mortem of the hang \(wall-timeout\)/);
+  t.regex(summary, new RegExp(`\\| ${stuck!.pid} \\| \\S+ \\| lkdtm_HUNG_TASK \\|`));
+  t.regex(fs.readFileSync(path.join(r.dir!, 'postmortem.log'), 'utf8'), /Kernel panic - not syncing: NMI: Not continuing/);
 });
 
 test.serial('bad input exits 2 with one clear line and builds nothing', async (t) => {

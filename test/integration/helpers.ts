@@ -18,7 +18,7 @@ export interface LabRun {
 export async function lab(args: string[], timeoutMs = 60 * 60_000): Promise<LabRun> {
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-results-'));
   const t0 = Date.now();
-  const extra = ['triage', 'list', 'bundle', 'rebase-check', 'export-series'].includes(args[0] ?? '') ? [] : ['--results', results];
+  const extra = ['triage', 'list', 'bundle', 'rebase-check', 'export-series', 'reply'].includes(args[0] ?? '') ? [] : ['--results', results];
   const r = await execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), ...args, ...extra], {
     cwd: repoRoot,
     reject: false,

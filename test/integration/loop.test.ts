@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { execa } from 'execa';
 import { repoRoot } from '../../harness/paths.ts';
 import { lab } from './helpers.ts';
 
@@ -11,6 +12,28 @@ const tail = (s: string) => s.split('\n').slice(-15).join('\n');
 const compiled = (dir: string) => [...fs.readFileSync(path.join(dir, 'build.log'), 'utf8').matchAll(/^\s+CC\s+(\S+)$/gm)].map((m) => m[1]!);
 // What every relink of vmlinux compiles again, whatever changed.
 const RELINK = /^(init\/version(-timestamp)?\.o|\.tmp_vmlinux\S*|arch\/x86\/boot\/\S+)$/;
+
+test.serial('a new series starts from the base tree\'s build: its first run compiles what it touches, not the kernel', async (t) => {
+  const base = await lab(['--patch', 'none', '--suite', 'smoke']); // the base tree has a build to start from
+  t.is(base.exitCode, 0, tail(base.stderr));
+  // A series no earlier run has seen (its own directory): a new tree.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-new-series-'));
+  const src = path.join(repoRoot, 'test', 'fixtures', 'nop-comment');
+  const name = fs.readdirSync(src).find((f) => f.endsWith('.patch'))!;
+  fs.writeFileSync(path.join(dir, name), fs.readFileSync(path.join(src, name), 'utf8').replace('fixture revision 1', `fixture revision new-${Date.now()}`));
+  const r = await lab(['--patch', dir, '--suite', 'smoke']);
+  t.is(r.exitCode, 0, tail(r.stderr));
+  t.false(r.run!.kernel!.cached);
+  t.regex(r.stderr, /seeded from the base tree: \d+ untouched file\(s\) keep the base's mtimes, kl-out-default copied/);
+  const cc = compiled(r.dir!);
+  t.true(cc.includes('io_uring/nop.o'), cc.join(' '));
+  t.false(cc.some((f) => f.includes('tools/objtool')), 'objtool is not rebuilt (so no object is rebuilt for it)');
+  t.true(cc.length < 25, `${cc.length} objects compiled: ${cc.join(' ')}`);
+  t.log(`a new series: build ${r.run!.timings.build?.toFixed(0)} s, patches ${r.run!.timings.patches?.toFixed(0)} s, ${cc.length} objects compiled`);
+});
+
+// The revisions the first test built, for the watch test after it.
+const built: { dir: string; patch: string; v1: string; v2: string; k1: string; k2: string } = { dir: '', patch: '', v1: '', v2: '', k1: '', k2: '' };
 
 test.serial('editing one patch of a series rebuilds only what it touches; going back to the first revision is a build cache hit', async (t) => {
   // The same place every time: the series keeps its tree (and out dir) from the last run.
@@ -28,7 +51,8 @@ test.serial('editing one patch of a series rebuilds only what it touches; going 
   const first = await lab(['--patch', dir, '--suite', 'smoke']);
   t.is(first.exitCode, 0, tail(first.stderr));
 
-  fs.writeFileSync(patch, fixture.replace('fixture revision 1', `fixture revision b-${Date.now()}`));
+  const v2 = fixture.replace('fixture revision 1', `fixture revision b-${Date.now()}`);
+  fs.writeFileSync(patch, v2);
   const second = await lab(['--patch', dir, '--suite', 'smoke']);
   t.is(second.exitCode, 0, tail(second.stderr));
   const k1 = first.run!.kernel!;
@@ -48,4 +72,46 @@ test.serial('editing one patch of a series rebuilds only what it touches; going 
   t.is(third.exitCode, 0, tail(third.stderr));
   t.is(third.run!.kernel!.buildKey, k1.buildKey);
   t.true(third.run!.kernel!.cached, 'the first revision again: the content-addressed build cache has it');
+  Object.assign(built, { dir, patch, v1, v2, k1: k1.buildKey, k2: k2.buildKey });
+});
+
+test.serial('watch: a verdict now, one more run after a burst of saves (the new revision), Ctrl-C stops it with nothing left running', async (t) => {
+  if (!built.dir) return t.fail('needs the revisions the test before it built');
+  fs.writeFileSync(built.patch, built.v1);
+  const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-watch-'));
+  const w = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), 'watch', '--patch', built.dir, '--suite', 'smoke', '--results', results], { cwd: repoRoot, reject: false, buffer: true });
+  let out = '';
+  w.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  const verdicts = () => out.split('\n').filter((l) => l.startsWith('[watch '));
+  const until = async (n: number, ms: number) => {
+    const t0 = Date.now();
+    while (verdicts().length < n && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 250));
+  };
+  await until(1, 15 * 60_000);
+  t.regex(verdicts()[0] ?? '', /^\[watch \d\d:\d\d:\d\d\] run 1 \(start\): PASS: .*\[exit 0, \d+ s\]/, out);
+  // An editor's save is often several writes: they make one run, of the last content.
+  for (const text of [built.v1.replace('revision', 'revisio'), built.v1, built.v2]) {
+    fs.writeFileSync(built.patch, text);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  await until(2, 15 * 60_000);
+  await new Promise((r) => setTimeout(r, 3_000)); // a third run would have started by now
+  t.regex(verdicts()[1] ?? '', /^\[watch \S+\] run 2 \(changed \S+\.patch\): PASS: .*\[exit 0, \d+ s\]/, out);
+  t.is(verdicts().length, 2, out);
+  const runs = fs.readdirSync(results).filter((d) => d !== 'latest').sort();
+  t.is(runs.length, 2, 'two runs recorded');
+  const keys = runs.map((d) => (JSON.parse(fs.readFileSync(path.join(results, d, 'run.json'), 'utf8')) as { kernel: { buildKey: string } }).kernel.buildKey);
+  t.deepEqual(keys, [built.k1, built.k2], 'the first revision, then the saved one');
+  w.kill('SIGINT');
+  const r = await w;
+  t.is(r.exitCode, 0, String(r.stderr).split('\n').slice(-5).join('\n'));
+  t.regex(String(r.stderr), /SIGINT: stopping the watch/);
+  const left = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(results);
+    } catch {
+      return false;
+    }
+  });
+  t.deepEqual(left, [], 'no run or QEMU of the watch is left');
 });

@@ -1,64 +1,16 @@
-// kcidb.json: a run in KCIDB v5.3 terms. The schema below is ours, written from the
+// kcidb.json: a run in KCIDB v5.3 terms. The zod model below is ours, written from the
 // constraints KCIDB documents (origin and id patterns, the test path, the status enum,
-// patchset_hash, the bounded log excerpt, no unknown top-level keys); ajv checks it.
+// patchset_hash, the bounded log excerpt, no unknown keys) for the subset the lab emits.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
+import { validate } from '../kcidb-model.ts';
 import { kcidbReport, writeKcidb } from '../../harness/kcidb.ts';
 import { repoRoot } from '../../harness/paths.ts';
 import type { CrashRecord, RunRecord, TestRecord } from '../../harness/types.ts';
-
-const ID = { type: 'string', pattern: '^[a-z0-9_]+:[^\\u0000]*$' };
-const ORIGIN = { type: 'string', pattern: '^[a-z0-9_]+$' };
-const STATUS = { enum: ['FAIL', 'ERROR', 'MISS', 'PASS', 'DONE', 'SKIP'] };
-const obj = (required: string[], properties: Record<string, unknown>) => ({ type: 'object', required, properties, additionalProperties: false });
-const schema = obj(['version'], {
-  version: obj(['major'], { major: { const: 5 }, minor: { type: 'integer' } }),
-  checkouts: {
-    type: 'array',
-    items: obj(['id', 'origin'], {
-      id: ID, origin: ORIGIN, tree_name: { type: 'string' }, git_commit_name: { type: 'string' },
-      patchset_hash: { type: 'string', pattern: '^$|^[0-9a-f]{64}$' }, start_time: { type: 'string', format: 'date-time' },
-      valid: { type: 'boolean' }, log_excerpt: { type: 'string', maxLength: 16384 }, misc: { type: 'object' },
-    }),
-  },
-  builds: {
-    type: 'array',
-    items: obj(['id', 'origin', 'checkout_id'], {
-      id: ID, origin: ORIGIN, checkout_id: ID, architecture: { type: 'string' }, compiler: { type: 'string' }, config_name: { type: 'string' },
-      duration: { type: 'number' }, status: STATUS, log_excerpt: { type: 'string', maxLength: 16384 }, misc: { type: 'object' },
-    }),
-  },
-  tests: {
-    type: 'array',
-    items: obj(['id', 'origin', 'build_id'], {
-      id: ID, origin: ORIGIN, build_id: ID, path: { type: 'string', pattern: '^([a-zA-Z0-9_-]+(\\.[a-zA-Z0-9_-]+)*)?$' },
-      environment: obj([], { comment: { type: 'string' }, misc: { type: 'object' } }), status: STATUS, duration: { type: 'number' },
-      log_excerpt: { type: 'string', maxLength: 16384 }, misc: { type: 'object' },
-    }),
-  },
-  issues: {
-    type: 'array',
-    items: obj(['id', 'version', 'origin'], {
-      id: ID, version: { type: 'integer', minimum: 0 }, origin: ORIGIN, report_subject: { type: 'string' }, comment: { type: 'string' },
-      culprit: obj([], { code: { type: 'boolean' }, tool: { type: 'boolean' }, harness: { type: 'boolean' } }), misc: { type: 'object' },
-    }),
-  },
-  incidents: {
-    type: 'array',
-    items: obj(['id', 'origin', 'issue_id', 'issue_version'], {
-      id: ID, origin: ORIGIN, issue_id: ID, issue_version: { type: 'integer' }, test_id: ID, build_id: ID, present: { type: 'boolean' }, comment: { type: 'string' },
-    }),
-  },
-});
-const ajv = new Ajv({ allErrors: true, strict: true });
-(addFormats as unknown as (a: Ajv) => void)(ajv);
-const validate = ajv.compile(schema);
 
 const fusedDir = path.join(repoRoot, 'kernel-patches', 'fused');
 const fusedPatches = fs.readFileSync(path.join(fusedDir, 'series'), 'utf8').split('\n').filter(Boolean);
@@ -102,6 +54,10 @@ test('a run as KCIDB v5.3: valid against the documented constraints, every test 
   writeKcidb(record(dir));
   const r = JSON.parse(fs.readFileSync(path.join(dir, 'kcidb.json'), 'utf8'));
   t.true(validate(r), JSON.stringify(validate.errors, null, 1));
+  // The model rejects what KCIDB rejects (so its yes means something).
+  for (const bad of [{ ...r, checkouts: [{ ...r.checkouts[0], origin: 'kernel-lab' }] }, { ...r, tests: [{ ...r.tests[0], status: 'BROKEN' }] }, { ...r, tests: [{ ...r.tests[0], path: 'uring/fused basic' }] }, { ...r, extra: 1 }, { ...r, tests: [{ ...r.tests[0], build_id: undefined }] }]) {
+    t.false(validate(bad), JSON.stringify(bad).slice(0, 200));
+  }
   // patchset_hash is KCIDB's own recipe: sha256sum *.patch | cut -c-64 | sha256sum
   const shell = await execa('sh', ['-c', `cd ${fusedDir} && sha256sum ${fusedPatches.join(' ')} | cut -c-64 | sha256sum | cut -c-64`]);
   t.is(r.checkouts[0].patchset_hash, shell.stdout.trim());
