@@ -23,7 +23,7 @@ static const struct kl_ublk_cfg zc_cfg = {
 };
 
 /*
- * UBLK_F_AUTO_BUF_REG devices (patch 0007): the driver registers each
+ * UBLK_F_AUTO_BUF_REG devices (patch 0008): the driver registers each
  * request at the index the tag's FETCH / COMMIT_AND_FETCH named
  * (d->fetch_addr, set between kl_ublk_require() and kl_ublk_dev_setup()).
  * SUPPORT_ZERO_COPY too, for the manual register / unregister the tests
@@ -31,7 +31,7 @@ static const struct kl_ublk_cfg zc_cfg = {
  */
 static const struct kl_ublk_cfg zc_auto_cfg = {
 	.need = UBLK_F_AUTO_BUF_REG | UBLK_F_SUPPORT_ZERO_COPY,
-	.need_name = "UBLK_F_AUTO_BUF_REG (ublk-zc patch set, 0007)",
+	.need_name = "UBLK_F_AUTO_BUF_REG (ublk-zc patch set, 0008)",
 	.max_io = 512U << 10,
 	.nr_bufs = ZC_NR_BUFS,
 	.fixed_cdev = true,
