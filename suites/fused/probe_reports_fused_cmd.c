@@ -27,10 +27,13 @@ int main(void)
 	if (!(probe->ops[IORING_OP_FUSED_CMD].flags & IO_URING_OP_SUPPORTED))
 		kl_fail("IORING_OP_FUSED_CMD (%u) not reported supported",
 			IORING_OP_FUSED_CMD);
-	/* 58 = first opcode after 6.12's IORING_OP_LISTEN */
+	if (probe->last_op != IORING_OP_FUSED_CMD)
+		kl_fail("probe last_op %u, want %u: no set of the lab adds opcodes past FUSED_CMD",
+			probe->last_op, IORING_OP_FUSED_CMD);
+	/* 58 = first opcode after 6.12's IORING_OP_LISTEN: the filler slots */
 	for (op = 58; op < IORING_OP_FUSED_CMD; op++) {
 		if (probe->ops[op].flags & IO_URING_OP_SUPPORTED)
-			kl_info("opcode %d reported supported (another set?)", op);
+			kl_fail("unused opcode %d reported supported", op);
 	}
 	if (probe->ops[57].flags & IO_URING_OP_SUPPORTED)
 		kl_info("IORING_OP_LISTEN supported");
