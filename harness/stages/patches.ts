@@ -205,10 +205,16 @@ async function seedFromBase(rec: Recorder, baseTree: string, tree: string, base:
       fs.utimesSync(path.join(tree, f), st.atime, st.mtime);
       restored++;
     }
+    // New mtimes make git's index stale for every file: the next revision's `git reset
+    // --hard` would check all of them out again (new mtimes, a whole rebuild). Refresh the
+    // index (git rehashes them, finds them unchanged) while the out dirs are copied.
+    const refresh = mustRun(rec, ['git', '-C', tree, 'update-index', '-q', '--refresh'], { what: 'git update-index --refresh', timeout: 10 * 60_000 });
+    refresh.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
     for (const d of outs) {
       await mustRun(rec, ['cp', '-a', path.join(baseTree, d), path.join(tree, d)], { what: `copy the base tree's ${d}`, timeout: 10 * 60_000 });
       repointToolDeps(path.join(tree, d, 'tools'), baseTree, tree);
     }
+    await refresh;
     return restored;
   });
   log(`seeded from the base tree: ${seeded} untouched file(s) keep the base's mtimes, ${outs.join(', ')} copied (${((Date.now() - t0) / 1000).toFixed(1)} s); make compiles what the series touches`);
