@@ -1,4 +1,5 @@
 // Patch sets and suites are data directories; this module reads them into types.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -17,6 +18,48 @@ export interface PatchSet {
   features: string[];
   base: BasePin | null; // the base it is written against (base.json); null: follows the others
   series?: SeriesInfo; // a series from the list (a thread mbox or lore:<message-id>), taken by b4
+  /** patches left out because an earlier set of the stack carries the same change */
+  repeated?: { file: string; sameAs: string }[];
+  /** every patch of the set, repeated ones included (priming 3-way blobs applies the set alone) */
+  allPatches?: string[];
+}
+
+/** `git patch-id --stable` of a patch file (every patch in it): null if it holds no diff. */
+export function patchId(file: string): string | null {
+  const r = spawnSync('git', ['patch-id', '--stable'], { input: fs.readFileSync(file), encoding: 'utf8' });
+  if (r.status !== 0) return null;
+  const ids = r.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[0]);
+  return ids.length > 0 ? ids.join(',') : null;
+}
+
+/**
+ * Sets that stack may carry the same prerequisite: each set must be correct on its own, so
+ * fused carries ublk-zc's "copy the SQE at prep time" too. A patch of a later set that is the
+ * same change as one already in the stack (the same `git patch-id --stable`) is applied once,
+ * where the earlier set has it.
+ */
+export function dropRepeatedPatches(sets: PatchSet[]): PatchSet[] {
+  if (sets.length < 2) return sets;
+  const seen = new Map<string, string>();
+  return sets.map((set) => {
+    const patches: string[] = [];
+    const repeated: { file: string; sameAs: string }[] = [];
+    const mine = new Set<string>();
+    for (const file of set.patches) {
+      const id = patchId(file);
+      const earlier = id !== null && !mine.has(id) ? seen.get(id) : undefined;
+      if (earlier !== undefined) {
+        repeated.push({ file, sameAs: earlier });
+        continue;
+      }
+      if (id !== null) {
+        mine.add(id);
+        if (!seen.has(id)) seen.set(id, `${set.name}/${path.basename(file)}`);
+      }
+      patches.push(file);
+    }
+    return repeated.length > 0 ? { ...set, patches, repeated, allPatches: set.patches } : set;
+  });
 }
 
 function readLines(file: string): string[] {

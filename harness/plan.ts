@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { plannedTests, type PlannedTest } from './agent.ts';
 import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
-import { loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
+import { dropRepeatedPatches, loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
 import { UsageError } from './errors.ts';
 import { loadKnownIssues } from './judge.ts';
 import { parseConfigItem, parseFragment } from './kconfig.ts';
@@ -31,7 +31,8 @@ export interface Plan {
 /** Parse and check all input before anything is built: bad input is a usage error. */
 export function plan(opts: RunOptions): Plan {
   if (opts.patch.includes('none') && opts.patch.length > 1) throw new UsageError(`--patch none cannot be combined with other sets (${opts.patch.join(',')})`);
-  const sets = opts.patch.filter((p) => p !== 'none').map((p) => loadPatchSet(p, opts.seriesVersion ?? null));
+  const loaded = opts.patch.filter((p) => p !== 'none').map((p) => loadPatchSet(p, opts.seriesVersion ?? null));
+  const sets = dropRepeatedPatches(loaded);
   if (opts.seriesVersion !== undefined && !sets.some((s) => s.series)) throw new UsageError('--series-version picks a revision of a thread', 'give --patch a thread mbox or lore:<message-id>');
   const names = sets.map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);

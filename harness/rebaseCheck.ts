@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
-import { listPatchSets, loadPatchSet, type PatchSet } from './catalog.ts';
+import { dropRepeatedPatches, listPatchSets, loadPatchSet, type PatchSet } from './catalog.ts';
 import { UsageError } from './errors.ts';
 import { mustRun, run, type Recorder } from './exec.ts';
 import { log } from './log.ts';
@@ -94,7 +94,10 @@ export async function rebaseCheck(opts: { base: string; patch: string[] | null }
   await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, 'base'], { what: 'git worktree add (rebase-check)' });
   try {
     for (const set of sets) lines.push({ name: set.name, patches: set.patches.length, result: await tryApply(rec, src.repo, tree, [set], pinTree) });
-    if (sets.length > 1) lines.push({ name: `stack ${names.join(',')}`, patches: sets.reduce((n, s) => n + s.patches.length, 0), result: await tryApply(rec, src.repo, tree, sets, pinTree) });
+    if (sets.length > 1) {
+      const stack = dropRepeatedPatches(sets); // a prerequisite two sets carry is applied once
+      lines.push({ name: `stack ${names.join(',')}`, patches: stack.reduce((n, s) => n + s.patches.length, 0), result: await tryApply(rec, src.repo, tree, stack, pinTree) });
+    }
   } finally {
     if (pinTree) fs.rmSync(alternates, { force: true });
     await run(rec, ['git', '-C', src.repo, 'worktree', 'remove', '--force', tree]);

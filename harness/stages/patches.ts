@@ -148,6 +148,9 @@ export async function patchesStage(rec: Recorder, src: SourceResult, sets: Patch
       fresh = true;
     }
     if (sets.length > 1) await primeBlobs(rec, src.repo, sets);
+    for (const set of sets) {
+      for (const r of set.repeated ?? []) log(`${set.name}/${path.basename(r.file)} is the same change as ${r.sameAs}: applied once, there`);
+    }
     for (const p of patches) {
       const where = await applyPatch(rec, tree, p.file);
       if (where !== null) {
@@ -253,7 +256,7 @@ export async function primeBlobs(rec: Recorder, repo: string, sets: PatchSet[], 
   try {
     for (const set of sets) {
       await mustRun(rec, ['git', '-C', repo, 'read-tree', base], { what: 'git read-tree (priming the 3-way blobs)', env });
-      for (const file of set.patches) {
+      for (const file of set.allPatches ?? set.patches) {
         // A patch that does not apply alone stops this set's priming; git am names it later.
         if ((await run(rec, ['git', '-C', repo, 'apply', '--cached', file], { env })).exitCode !== 0) break;
       }
