@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PatchSet } from '../catalog.ts';
+import { dropRepeatedPatches, type PatchSet } from '../catalog.ts';
 import { UsageError } from '../errors.ts';
 import { GIT_ID } from '../git.ts';
 import { mustRun, run, type Recorder } from '../exec.ts';
@@ -103,7 +103,8 @@ async function changedFiles(rec: Recorder, tree: string, from: string, to: strin
   return out.split('\0').filter(Boolean);
 }
 
-export async function patchesStage(rec: Recorder, src: SourceResult, sets: PatchSet[]): Promise<PatchesResult> {
+export async function patchesStage(rec: Recorder, src: SourceResult, given: PatchSet[]): Promise<PatchesResult> {
+  const sets = dropRepeatedPatches(given); // as plan() did; idempotent, for direct callers
   const patches: PatchRecord[] = [];
   for (const set of sets) {
     for (const file of set.patches) {
