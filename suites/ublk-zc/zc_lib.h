@@ -37,6 +37,19 @@ static const struct kl_ublk_cfg zc_auto_cfg = {
 	.fixed_cdev = true,
 };
 
+/*
+ * UBLK_F_AUTO_BUF_REG alone, without UBLK_F_SUPPORT_ZERO_COPY: the server
+ * still registers and unregisters by hand when it must (a FALLBACK request,
+ * a buffer left in another ring).
+ */
+static const struct kl_ublk_cfg zc_auto_only_cfg = {
+	.need = UBLK_F_AUTO_BUF_REG,
+	.need_name = "UBLK_F_AUTO_BUF_REG (ublk-zc patch set, 0008)",
+	.max_io = 512U << 10,
+	.nr_bufs = ZC_NR_BUFS,
+	.fixed_cdev = true,
+};
+
 /* Every tag's requests registered at @first + tag, with UBLK_AUTO_BUF_REG_* @flags. */
 static inline void zc_auto_index(struct kl_ublk_dev *d, unsigned int first, __u8 flags)
 {
