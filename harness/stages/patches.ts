@@ -145,6 +145,7 @@ export async function patchesStage(rec: Recorder, src: SourceResult, given: Patc
       log(`applying ${patches.length} patch(es) from ${sets.map((s) => s.name).join(', ')} with git am --3way`);
       await removeWorktree(rec, src.repo, tree);
       fs.mkdirSync(paths.trees, { recursive: true });
+      if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES, tree); // room for this one first
       await mustRun(rec, ['git', '-C', src.repo, 'worktree', 'add', '-q', '--detach', tree, base], { what: 'git worktree add' });
       fresh = true;
     }
@@ -177,7 +178,7 @@ export async function patchesStage(rec: Recorder, src: SourceResult, given: Patc
     if (fresh && !rec.dryRun) await seedFromBase(rec, src.repo, tree, base);
     if (!rec.dryRun) fs.writeFileSync(stamp, stampText);
   });
-  if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES);
+  if (!rec.dryRun) await pruneTrees(rec, src.repo, KEEP_TREES, tree);
   return { tree, patches, stackHash, kconfigId: rec.dryRun ? stackHash : await kconfigIdOf(rec, tree, base) };
 }
 
@@ -269,23 +270,37 @@ export async function primeBlobs(rec: Recorder, repo: string, sets: PatchSet[], 
 
 /** The lock a run holds while it configures and builds in a tree (pruning takes it too). */
 
-// Each series gets its own worktree (~1.5 GB with its builds): keep the most recently used
-// dozen, and never one used within the last hour (a run may be using it).
+// Each series gets its own worktree (~1.9 GB with its seeded out dir): keep the most recently
+// used dozen, and never one used within the last hour (a run may be using it) - unless the
+// disk runs short: then the least recently used go first, whatever their age, until
+// KL_MIN_FREE_GIB (default 24) is free again. A busy hour of CI makes dozens of series trees;
+// without this the cache filled the disk (CI, 2026-12-04).
 const KEEP_TREES = 12;
 
-async function pruneTrees(rec: Recorder, repo: string, keep: number): Promise<void> {
+const minFreeGiB = () => Number(process.env.KL_MIN_FREE_GIB ?? 24);
+
+function freeGiB(dir: string): number {
+  const st = fs.statfsSync(dir);
+  return (st.bavail * st.bsize) / 2 ** 30;
+}
+
+export async function pruneTrees(rec: Recorder, repo: string, keep: number, inUse: string | null = null): Promise<void> {
   if (!fs.existsSync(paths.trees)) return;
   const trees = fs
     .readdirSync(paths.trees)
     .map((name) => path.join(paths.trees, name))
-    .filter((t) => fs.existsSync(path.join(t, '.kl-applied')))
+    .filter((t) => t !== inUse && fs.existsSync(path.join(t, '.kl-applied')))
     .map((t) => ({ t, used: fs.statSync(path.join(t, '.kl-applied')).mtimeMs }))
     .sort((a, b) => b.used - a.used);
-  for (const { t, used } of trees.slice(keep)) {
-    if (Date.now() - used < 3600_000) continue;
+  // least recently used first
+  for (const [rank, { t, used }] of [...trees.entries()].reverse()) {
+    const stale = rank >= keep && Date.now() - used >= 3600_000;
+    // a tree used in the last minutes may be between one run's stages (or one test's revisions)
+    const short = Date.now() - used >= 300_000 && freeGiB(paths.trees) < minFreeGiB();
+    if (!stale && !short) continue;
     // a run configuring or building in it holds its lock: then it is not unused
     await ifUnlocked(treeUseLock(t), async () => {
-      log(`pruning unused patched tree ${t}`);
+      log(`pruning ${stale ? 'unused' : `least recently used (under ${minFreeGiB()} GiB free)`} patched tree ${t}`);
       await removeWorktree(rec, repo, t);
     });
   }
