@@ -49,7 +49,6 @@ static void wait_pair(struct io_uring *r, __u64 ud, int *pres, int *sres)
 int main(void)
 {
 	unsigned char buf[LEN];
-	struct io_uring_params p;
 	struct kl_ublk_dev d;
 	int fd, ret, pipefd[2], pres = 1, sres = 1;
 	struct io_uring r;
@@ -59,11 +58,7 @@ int main(void)
 	fu_require_fused();
 	kl_ublk_require(&d, &fu_cfg);
 	kl_ublk_dev_setup(&d, 0);
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_FUSED_REQ;
-	ret = io_uring_queue_init_params(8, &r, &p);
-	if (ret)
-		kl_fail("a second IORING_SETUP_FUSED_REQ ring: %s", strerror(-ret));
+	kl_ring_init(&r, 8, IORING_SETUP_FUSED_REQ); /* a ring of the test's own */
 	if (pipe(pipefd))
 		kl_fail("pipe: %s", strerror(errno));
 	fd = kl_tmp_file(LEN, kl_fill_byte, 0x11);

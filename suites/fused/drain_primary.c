@@ -90,7 +90,6 @@ int main(void)
 {
 	__u64 kinds[MAX_CQES];
 	int res[MAX_CQES];
-	struct io_uring_params p;
 	struct kl_ublk_dev d;
 	struct io_uring r;
 	int fd, ret, k;
@@ -98,11 +97,7 @@ int main(void)
 	fu_require_fused();
 	kl_ublk_require(&d, &fu_cfg);
 	kl_ublk_dev_setup(&d, 0);
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_FUSED_REQ;
-	ret = io_uring_queue_init_params(16, &r, &p);
-	if (ret)
-		kl_fail("a second IORING_SETUP_FUSED_REQ ring: %s", strerror(-ret));
+	kl_ring_init(&r, 16, IORING_SETUP_FUSED_REQ); /* a ring of the test's own */
 	/* case k's bytes: 0x40 + k */
 	fd = kl_tmp_file(NR_CASES * LEN, kl_fill_byte, 0);
 	for (k = 0; k < NR_CASES; k++) {

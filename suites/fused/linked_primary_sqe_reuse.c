@@ -19,7 +19,6 @@
 int main(void)
 {
 	struct io_uring_sqe *rd, *prim, *sec;
-	struct io_uring_params p;
 	struct kl_ublk_dev d;
 	int fd, ret, pipefd[2], got, res[3] = { 1, 1, 1 };
 	char pipebuf[2];
@@ -30,11 +29,7 @@ int main(void)
 	fu_require_fused();
 	kl_ublk_require(&d, &fu_cfg);
 	kl_ublk_dev_setup(&d, 0);
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_FUSED_REQ;
-	ret = io_uring_queue_init_params(8, &r, &p);
-	if (ret)
-		kl_fail("a second IORING_SETUP_FUSED_REQ ring: %s", strerror(-ret));
+	kl_ring_init(&r, 8, IORING_SETUP_FUSED_REQ); /* a ring of the test's own */
 	if (pipe(pipefd))
 		kl_fail("pipe: %s", strerror(errno));
 	fd = kl_tmp_file(LEN, kl_fill_byte, FILL);
