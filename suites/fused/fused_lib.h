@@ -16,7 +16,10 @@
 #define FU_UD_PRIM	(16ULL << 32)
 #define FU_UD_SEC	(17ULL << 32)
 
-/* SKIP unless the kernel advertises IORING_FEAT_FUSED_REQ. */
+/*
+ * SKIP unless the kernel advertises IORING_FEAT_FUSED_REQ. A kernel without
+ * io_uring lacks it too (ENOSYS); any other setup failure is a broken kernel.
+ */
 static inline void fu_require_fused(void)
 {
 	struct io_uring_params p;
@@ -25,8 +28,10 @@ static inline void fu_require_fused(void)
 
 	memset(&p, 0, sizeof(p));
 	ret = io_uring_queue_init_params(4, &ring, &p);
+	if (ret == -ENOSYS)
+		kl_skip("kernel lacks io_uring (io_uring_setup: ENOSYS)");
 	if (ret)
-		kl_skip("io_uring_setup: %s", strerror(-ret));
+		kl_fail("io_uring_setup of a 4-entry ring: %s", strerror(-ret));
 	io_uring_queue_exit(&ring);
 	if (!(p.features & IORING_FEAT_FUSED_REQ))
 		kl_skip("kernel lacks IORING_FEAT_FUSED_REQ (fused patch set)");
