@@ -11,6 +11,7 @@ import { detectCrashes } from './crash.ts';
 import { EXIT, InfraError, PatchFailure, UsageError, oneLine } from './errors.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
+import { bisect, type Signature } from './bisect.ts';
 import { buildEach } from './buildEach.ts';
 import { exportSeries } from './exportSeries.ts';
 import { runLab } from './pipeline.ts';
@@ -23,7 +24,7 @@ import type { RunOptions } from './types.ts';
 
 const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/dir|lore:MSGID> [--suite a,b]
     [--exec "<guest shell command>"] [--config FRAGMENT]... [--config-item CONFIG_X=y]...
-    [--debug] [--kmemleak] [--compare-baseline] [--base VERSION|latest|installed]
+    [--debug] [--kmemleak] [--clean] [--compare-baseline] [--base VERSION|latest|installed]
     [--kernel-src DIR|TARBALL] [--results DIR]
     [--timeout SECONDS] [--memory MiB] [--cpus N] [--remote user@host[:port] [--remote-key KEY]]
     [--repeat N] [--retry-failed K] [--fail-on-flaky] [--known-issues FILE] [--series-version N]
@@ -39,7 +40,9 @@ npm run lab -- rebase-check [--base latest|VERSION] [--patch set,...]
                                          # do our sets apply to another base? (default: the newest in the archive)
 npm run lab -- watch --patch <...> [run options]  # rerun on every saved change to the run's inputs; a verdict line each
 npm run lab -- build-each --patch <set[,set...]|path> [--debug] [--suite a,b] [--config F]...
-                                         # build the kernel after each patch: does the series bisect?`;
+                                         # build the kernel after each patch: does the series bisect?
+npm run lab -- bisect --patch <series> (--test SUITE/NAME | --report "TITLE") [--runs N] [run options]
+                                         # which patch of the series breaks the test or brings the report?`;
 
 /** kernel-lab's version: package.json's, and the commit it runs from when that is known. */
 function version(): string {
@@ -266,14 +269,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const eachMode = argv[0] === 'build-each';
   const watchMode = argv[0] === 'watch';
-  if (eachMode || watchMode) argv = argv.slice(1);
+  const bisectMode = argv[0] === 'bisect';
+  if (eachMode || watchMode || bisectMode) argv = argv.slice(1);
   const runArgs = argv;
-  const program = new Command(eachMode ? 'build-each' : watchMode ? 'watch' : 'lab')
+  const program = new Command(eachMode ? 'build-each' : watchMode ? 'watch' : bisectMode ? 'bisect' : 'lab')
     .usage(eachMode ? '--patch <set> [--debug] [--suite a,b] [--config F]...' : '--patch <set> [options]')
     .description(
       eachMode
         ? 'Build the kernel after each patch of the series (boots nothing): does the series bisect?'
-        : watchMode
+        : bisectMode
+          ? 'Binary search over the series\' prefixes (each built incrementally in one tree and booted) for the first patch that fails a test or brings a kernel report. A step of --runs N runs is bad when most of its runs show the failure. Exit 0 when a patch is named, 1 when none can be, 3 on a lab error.'
+          : watchMode
           ? 'Run the lab now and again after each saved change to its inputs (the patches, --config fragments, --known-issues, the suites, a --kernel-src tree); one verdict line per run. A change during a run queues one more run. Ctrl-C stops.'
           : 'Build a patched kernel, boot it in QEMU, run the suites, report a verdict.',
     )
@@ -284,6 +290,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--config-item <CONFIG_X=y>', 'extra Kconfig item (repeatable)', collect, [])
     .option('--debug', 'debug kernel: KASAN, lockdep, KFENCE, UBSAN, hung-task and soft-lockup detection', false)
     .option('--kmemleak', 'kmemleak kernel: leaks found after each suite are kernel reports (combines with --debug)', false)
+    .option('--clean', 'configure and build from scratch in a fresh out dir, past the config and build caches (ccache, keyed by content, stays); the result replaces the cached build of the same key', false)
     .option('--compare-baseline', 'also run on the unpatched base and report differences', false)
     .option('--series-version <n>', 'with a thread mbox or lore:<message-id>: the revision to take (default: the newest)', positiveInt('--series-version'))
     .option('--base <version|latest|installed>', 'Debian linux-source-6.12 version to build on instead of the sets\' pin (base.json): a version apt-cache madison lists, latest, or installed (/usr/src)')
@@ -299,6 +306,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--remote <user@host[:port]>', 'boot the guest on that machine over SSH (one with KVM; it needs qemu-system-x86_64); the kernel is still built here (default: $KL_REMOTE)')
     .option('--remote-key <path>', 'private key for --remote (default: $KL_REMOTE_KEY, else ~/.ssh/id_ed25519 or ~/.ssh/id_rsa)')
     .option('--dry-run', 'print every command the run would execute, build and boot nothing', false)
+    .option('--test <suite/name>', 'bisect: the failing test to look for')
+    .option('--report <title>', 'bisect: the kernel report to look for, by its title (as summary.md gives it)')
+    .option('--runs <n>', 'bisect: runs per step; a step is bad when most of them show the failure (flaky failures)', positiveInt('--runs'), 1)
     .helpOption('-h, --help', 'show this help')
     .addHelpText('after', `\n${USAGE}\n\nExit codes: 0 pass, 1 test failed or kernel crashed, 2 usage or input error, 3 infrastructure error or incomplete.
 
@@ -330,6 +340,7 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     configItems: o.configItem,
     debug: o.debug,
     kmemleak: o.kmemleak,
+    ...(o.clean ? { clean: true } : {}),
     compareBaseline: o.compareBaseline,
     kernelSrc: o.kernelSrc ?? null,
     ...(o.base !== undefined ? { base: o.base } : {}),
@@ -352,6 +363,17 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     if (watched.length === 0) throw new UsageError('watch: nothing to watch (no patch set, fragment or suite path exists)');
     return watchRuns(runArgs, watched);
   }
+  if (bisectMode) {
+    if (opts.exec !== null || opts.dryRun || opts.compareBaseline || opts.repeat !== 1) {
+      throw new UsageError('bisect boots each step itself: --exec, --dry-run, --compare-baseline and --repeat do not apply', 'give --runs N for repeats');
+    }
+    if ((o.test === undefined) === (o.report === undefined)) throw new UsageError('bisect needs one of --test SUITE/NAME or --report "TITLE"');
+    const sig: Signature = o.test !== undefined ? { test: o.test } : { report: o.report };
+    const r = await bisect(opts, sig, o.runs);
+    process.stdout.write(`${r.firstBad ? 'FOUND' : 'NONE'}: ${r.conclusion}\n  ${path.join(r.dir, 'summary.md')}\n`);
+    return r.exitCode;
+  }
+  if (!bisectMode && (o.test !== undefined || o.report !== undefined || o.runs !== 1)) throw new UsageError('--test, --report and --runs belong to bisect', 'npm run lab -- bisect --patch <series> --test SUITE/NAME');
   if (eachMode) {
     if (opts.exec !== null || opts.dryRun || o.remote !== undefined || opts.compareBaseline) {
       throw new UsageError('build-each builds, it boots nothing: --exec, --dry-run, --remote and --compare-baseline do not apply');

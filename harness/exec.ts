@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { execa, type Options } from 'execa';
 import { InfraError } from './errors.ts';
 import { GIT_ENV } from './git.ts';
@@ -59,4 +61,13 @@ export async function mustRun(rec: Recorder, argv: string[], opts: Options & { w
     throw new InfraError(`${opts.what ?? shellQuote(argv)} failed with exit ${r.exitCode}`);
   }
   return r.stdout;
+}
+
+/** Where a host tool is installed (the system's bin directories), resolved; null when it is not. */
+export async function which(tool: string): Promise<string | null> {
+  for (const d of ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin']) {
+    const p = path.join(d, tool);
+    if (fs.existsSync(p)) return fs.realpathSync(p);
+  }
+  return null;
 }

@@ -22,6 +22,7 @@ import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.
 import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, resultsStage, writeReports, writeRunJson } from './stages/results.ts';
 import { sourceStage } from './stages/source.ts';
 import { symbolizeCrashes } from './symbolize.ts';
+import { dumpStage } from './vmcore.ts';
 import type { RunOptions, RunRecord } from './types.ts';
 
 const BOOT_ALLOWANCE_S = 60;
@@ -41,6 +42,14 @@ export function detectorCmdline(scale: number, kmemleak = false): string[] {
   // of 10. Zeroing each new object removes those stale copies.
   if (kmemleak) args.push('init_on_alloc=1');
   return args;
+}
+
+/**
+ * Dump a panicked guest's memory when the kernel can say it panicked (pvpanic) and carries
+ * the DWARF drgn reads it with: the --debug variant. KL_DUMP=0 turns it off.
+ */
+export function wantsDump(config: Map<string, string>): boolean {
+  return process.env.KL_DUMP !== '0' && config.get('CONFIG_PVPANIC_MMIO') === 'y' && config.get('CONFIG_DEBUG_INFO') === 'y' && config.get('CONFIG_DEBUG_INFO_REDUCED') !== 'y';
 }
 
 async function timed<T>(rec: RunRecord, stage: string, fn: () => Promise<T>): Promise<T> {
@@ -124,7 +133,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     // Patches, config and build share the series' tree and its out dirs: one run at a time
     // per tree (another revision of the series would be checked out under this one's make,
     // another run's --config-item values would rewrite its .config).
-    const variant = { debug: opts.debug, kmemleak: opts.kmemleak ?? false };
+    const variant = { debug: opts.debug, kmemleak: opts.kmemleak ?? false, ...(opts.clean ? { clean: true } : {}) };
     const { patched, cfg, build } = await withLock(treeUseLock(patchTree(src, p.sets)), async () => {
       const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets)).catch((err: unknown) => {
         // A reviewer's series that does not apply to the lab's base (exit 2, the patch named):
@@ -139,8 +148,13 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       interrupted();
       if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
       const build = await timed(rec, 'build', () =>
-        buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal }),
+        buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal, ...(opts.clean ? { clean: true } : {}) }),
       );
+      // A --clean out dir served one build: it is not a warm start for the next. Its
+      // fragments stay, so the build's reproducer (metadata.json) still runs as written.
+      if (opts.clean && !opts.dryRun) {
+        for (const e of fs.readdirSync(cfg.outDir)) if (e !== 'kl-fragments') fs.rmSync(path.join(cfg.outDir, e), { recursive: true, force: true });
+      }
       return { patched, cfg, build };
     });
     interrupted();
@@ -155,6 +169,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       configCached: cfg.cached,
       cached: build.cached,
       buildDir: build.dir,
+      ...(opts.clean ? { clean: { configMatchesCache: cfg.matchesCache ?? null, replacedBuild: build.replaced !== undefined, sameVmlinux: build.replaced?.sameVmlinux ?? null } } : {}),
     };
     if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
     const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog, p.suites.map((s) => s.name)));
@@ -187,7 +202,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     const jobCpio = opts.dryRun ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobFiles(job), initrd);
     let outcome: BootOutcome | null = null;
     try {
-      const spec = { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job: jobCpio }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale, job.kmemleak) };
+      const spec = { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job: jobCpio }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale, job.kmemleak), ...(wantsDump(cfg.config) ? { dump: path.join(dir, 'vmcore') } : {}) };
       outcome = await timed(rec, 'boot', () => boot(r, spec, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host));
     } finally {
       fs.rmSync(initrd, { force: true });
@@ -196,6 +211,10 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
 
     const results = await timed(rec, 'results', async () => resultsStage({ dir, tests, features: p.features, config: cfg.config, outcome, kmemleak: job.kmemleak, known: knownFor(p.known, src.version), expected: loadExpected(tests.guestSuites, rec.base?.debian?.version ?? null), failOnFlaky: opts.failOnFlaky ?? false }));
     Object.assign(rec, results);
+    // A panicked guest's memory (--debug kernels): every task's stack, by drgn.
+    const d = outcome?.dump;
+    if (d && 'file' in d) rec.dump = await timed(rec, 'dump', () => dumpStage({ ...d, vmlinux: path.join(build.dir, 'vmlinux'), tree: patched.tree, runDir: dir, failed: rec.status !== 'pass' }));
+    else if (d) rec.dump = { file: null, bytes: 0, seconds: 0, format: 'kdump-zlib', kept: `QEMU could not write it: ${d.error}`, vmlinux: path.join(build.dir, 'vmlinux'), analysis: null };
     // A kernel with line tables (--debug): file:line for each report, and whom to tell.
     if (rec.crashes.length > 0 && cfg.config.get('CONFIG_DEBUG_INFO') === 'y') {
       const s = await timed(rec, 'symbolize', () => symbolizeCrashes(rec.crashes, { vmlinux: path.join(build.dir, 'vmlinux'), tree: patched.tree, outDir: cfg.outDir }));

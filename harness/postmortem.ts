@@ -34,7 +34,7 @@ export function splitPostmortem(consoleText: string): { live: string; post: stri
 }
 
 // Where a sleeping task always is: the scheduler and the sleeping primitives it went through.
-const PLUMBING = /^(?:__schedule|schedule\w*|__switch_to\w*|context_switch|io_schedule\w*|preempt_schedule\w*|do_nanosleep|hrtimer_nanosleep|(?:__)?wait_for_\w+|__wait_\w+|wait_woken|(?:__)?down\w*|rwsem_down\w+|(?:__)?mutex_lock\w*|__rt_mutex\w*|rt_mutex\w*|percpu_rwsem_wait|(?:__)?folio_wait\w*|bit_wait\w*|out_of_line_wait_on_bit\w*|(?:__)?wait_on_\w+|__flush_work|flush_work|synchronize_\w+|__synchronize_\w+|io_wq_\w*wait\w*)$/;
+export const PLUMBING = /^(?:__schedule|schedule\w*|__switch_to\w*|context_switch|io_schedule\w*|preempt_schedule\w*|do_nanosleep|hrtimer_nanosleep|(?:__)?wait_for_\w+|__wait_\w+|wait_woken|(?:__)?down\w*|rwsem_down\w+|(?:__)?mutex_lock\w*|__rt_mutex\w*|rt_mutex\w*|percpu_rwsem_wait|(?:__)?folio_wait\w*|bit_wait\w*|out_of_line_wait_on_bit\w*|(?:__)?wait_on_\w+|__flush_work|flush_work|synchronize_\w+|__synchronize_\w+|io_wq_\w*wait\w*)$/;
 const FRAME = /^\s*(\?\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
 const TASK = /^task:(\S{1,64})\s+state:(\S)\b.*?\bpid:\s*(\d+)/;
 

@@ -1,7 +1,7 @@
 // File:line for kernel reports, and who to tell: each report's stack through the tree's own
 // scripts/decode_stacktrace.sh (addr2line over the built vmlinux), then the guilty frame's
 // file through scripts/get_maintainer.pl. Needs a kernel built with line tables
-// (CONFIG_DEBUG_INFO: the --debug variant carries reduced DWARF for this).
+// (CONFIG_DEBUG_INFO: the --debug variant carries full DWARF, which drgn needs too).
 import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';

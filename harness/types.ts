@@ -1,6 +1,7 @@
 // The run record: one typed object that flows through every stage.
 import type { SeriesInfo } from './intake.ts';
 import type { PostMortem } from './postmortem.ts';
+import type { DumpRecord } from './vmcore.ts';
 export type RunStatus = 'pass' | 'fail' | 'crash' | 'timeout' | 'error' | 'incomplete';
 // flaky: under --repeat/--retry-failed, some runs passed and some failed.
 export type TestStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'error' | 'flaky';
@@ -14,6 +15,7 @@ export interface RunOptions {
   configItems: string[];
   debug: boolean;
   kmemleak?: boolean; // kmemleak kernel; the agent scans after each suite
+  clean?: boolean; // --clean: configure and build in a fresh out dir, past the config and build caches
   compareBaseline: boolean;
   kernelSrc: string | null;
   resultsDir: string;
@@ -50,6 +52,8 @@ export interface KernelRecord {
   buildKey: string;
   cached: boolean;
   buildDir: string; // ~/.cache/kernel-lab/builds/<key>
+  /** --clean: what the fresh build says of the cached one of the same key */
+  clean?: { configMatchesCache: boolean | null; replacedBuild: boolean; sameVmlinux: boolean | null };
 }
 
 export interface TestRecord {
@@ -108,6 +112,7 @@ export interface RunRecord {
   tests: TestRecord[];
   crashes: CrashRecord[];
   postmortem?: PostMortem; // the host stepped into a hung guest: its stuck tasks
+  dump?: DumpRecord; // the guest panicked and its memory was dumped (--debug kernels): every task's stack
   series?: SeriesInfo & { baseMatches: boolean | null }; // a series from the list; does its base-commit name the lab's base (null: it names none)
   commands: string[][]; // every external command the run executed (or would, with --dry-run)
   baseline?: { runDir: string; status: RunStatus; differences: BaselineDiff[]; newCrashes: CrashRecord[] };

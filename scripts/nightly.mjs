@@ -41,6 +41,18 @@ const cells = [
       return { status: ok ? 'pass' : 'fail', reason: ok ? `${c.title} at ${c.location}; ${c.maintainers.join(', ')}` : `expected a located UBSAN report, got ${JSON.stringify(c ? { title: c.title, location: c.location, maintainers: c.maintainers } : run?.reason)}` };
     },
   },
+  // A --debug kernel that panics, or hangs (the post-mortem NMI panics it), leaves a memory
+  // dump: kept (the run failed), a plain kdump file, and for the hang the stuck task named.
+  {
+    name: 'debug-dump-panic',
+    args: ['--patch', 'none', '--debug', '--exec', 'echo PANIC > /sys/kernel/debug/provoke-crash/DIRECT'],
+    check: (run) => dumpCheck(run, null),
+  },
+  {
+    name: 'debug-dump-hang',
+    args: ['--patch', 'none', '--debug', '--exec', 'echo HUNG_TASK > /sys/kernel/debug/provoke-crash/DIRECT', '--timeout', '90'],
+    check: (run) => dumpCheck(run, 'lkdtm_HUNG_TASK'),
+  },
   // liburing's own tests (Debian's 2.3-3), all of them: long under TCG, so nightly only
   // (make test runs liburing-quick). Known base non-passes: suites/liburing/expected/.
   ...(suites.includes('liburing')
@@ -50,6 +62,22 @@ const cells = [
       ]
     : []),
 ];
+
+/** A dump kept as a plain kdump file; with stuckIn, the post-mortem names a D-state task there. */
+function dumpCheck(run, stuckIn) {
+  const d = run?.dump;
+  let sig = '';
+  try {
+    const fd = fs.openSync(d.file, 'r');
+    const b = Buffer.alloc(8);
+    fs.readSync(fd, b, 0, 8, 0);
+    fs.closeSync(fd);
+    sig = b.toString('latin1');
+  } catch {}
+  const stuck = stuckIn ? run?.postmortem?.tasks?.find((t) => t.where === stuckIn) : null;
+  const ok = sig === 'KDUMP   ' && d.bytes > 0 && (!stuckIn || stuck);
+  return { status: ok ? 'pass' : 'fail', reason: ok ? `${(d.bytes / 2 ** 20).toFixed(0)} MiB kdump in ${d.seconds.toFixed(1)} s${stuck ? `; pid ${stuck.pid} stuck in ${stuckIn}` : ''}` : `expected a kept kdump file${stuckIn ? ` and a task stuck in ${stuckIn}` : ''}, got ${JSON.stringify(d ? { file: d.file, kept: d.kept, signature: sig } : run?.reason)}${stuckIn ? `, stuck: ${JSON.stringify(run?.postmortem?.tasks?.map((t) => t.where))}` : ''}` };
+}
 
 const rows = [];
 for (const cell of cells) {

@@ -11,6 +11,7 @@ import { shellQuote, type Recorder } from '../exec.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
 import { touchUsed } from '../prune.ts';
+import { sha256FileAsync } from '../hash.ts';
 
 export interface BuildInputs {
   tree: string;
@@ -22,6 +23,8 @@ export interface BuildInputs {
   logFile: string;
   /** aborts make (the run was interrupted) */
   signal?: AbortSignal;
+  /** --clean: build even when the cache has this key, and replace the cached build */
+  clean?: boolean;
 }
 
 export interface BuildResult {
@@ -29,6 +32,8 @@ export interface BuildResult {
   dir: string; // builds/<key>: bzImage, System.map, config, headers/, gen_init_cpio, metadata.json
   cached: boolean;
   compiler: string;
+  /** --clean over a cached build of the same key: it was replaced; were the two vmlinux the same bytes */
+  replaced?: { sameVmlinux: boolean };
 }
 
 // Bump when what a build directory holds changes.
@@ -41,6 +46,9 @@ export function buildEnv(): Record<string, string> {
     CCACHE_BASEDIR: paths.cacheRoot,
     CCACHE_NOHASHDIR: 'true',
     KBUILD_BUILD_TIMESTAMP: '2024-01-01',
+    // The "#N" of the version string: otherwise the out dir's link count, so a warm out dir
+    // and a fresh one would build different bytes from the same inputs.
+    KBUILD_BUILD_VERSION: '1',
     KBUILD_BUILD_USER: 'kernel-lab',
     KBUILD_BUILD_HOST: 'kernel-lab',
   };
@@ -168,7 +176,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   const compiler = await compilerVersion();
   const key = buildKey({ ...inp, compiler });
   const dir = path.join(paths.builds, key);
-  if (fs.existsSync(path.join(dir, 'metadata.json'))) {
+  if (fs.existsSync(path.join(dir, 'metadata.json')) && !inp.clean) {
     fs.appendFileSync(inp.logFile, `cache hit: ${dir} (key ${key}); nothing rebuilt\n`);
     touchUsed(dir);
     return { key, dir, cached: true, compiler };
@@ -225,7 +233,18 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     ],
   };
   fs.writeFileSync(path.join(tmp, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
-  if (fs.existsSync(path.join(dir, 'metadata.json'))) {
+  let replaced: BuildResult['replaced'];
+  if (inp.clean && fs.existsSync(path.join(dir, 'metadata.json'))) {
+    // The fresh build takes the key's place; the old one is moved aside first, so a run
+    // that has its files open keeps them.
+    const same = fs.existsSync(path.join(dir, 'vmlinux')) && (await sha256FileAsync(path.join(dir, 'vmlinux'))) === (await sha256FileAsync(path.join(tmp, 'vmlinux')));
+    const old = `${dir}.old-${process.pid}`;
+    fs.renameSync(dir, old);
+    fs.renameSync(tmp, dir);
+    fs.rmSync(old, { recursive: true, force: true });
+    replaced = { sameVmlinux: same };
+    log(`--clean: replaced the cached build ${key}; vmlinux ${same ? 'identical' : 'differs'}`);
+  } else if (fs.existsSync(path.join(dir, 'metadata.json'))) {
     fs.rmSync(tmp, { recursive: true, force: true }); // another run finished the same build first
   } else {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -233,5 +252,5 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   }
   touchUsed(dir);
   log(`kernel built in ${metadata.durationS} s`);
-  return { key, dir, cached: false, compiler };
+  return { key, dir, cached: false, compiler, ...(replaced ? { replaced } : {}) };
 }

@@ -23,11 +23,13 @@ export interface ConfigResult {
   fragments: string[]; // files given to merge_config.sh, in order
   command: string[];
   cached: boolean; // taken from the config cache: merge_config.sh did not run
+  matchesCache?: boolean | null; // --clean: the fresh .config is the cached one of the same key (null: none cached)
 }
 
 export interface Checkers {
   debug: boolean; // KASAN, KFENCE, UBSAN, lockdep...
   kmemleak?: boolean;
+  clean?: boolean; // --clean: a fresh out dir, no config cache
 }
 
 /** Each kind of kernel gets its own out dir, so switching kinds never rebuilds from scratch. */
@@ -38,7 +40,7 @@ export function buildVariant(c: Checkers): string {
 export function outDirFor(tree: string, c: Checkers): string {
   // A direct child of the tree: Kbuild then uses a relative srctree (..), so ccache
   // hits across the base and patched worktrees.
-  return path.join(tree, `kl-out-${buildVariant(c)}`);
+  return path.join(tree, `kl-out-${c.clean ? 'clean-' : ''}${buildVariant(c)}`);
 }
 
 export function fragmentFiles(opts: Checkers): FragmentInput[] {
@@ -90,6 +92,8 @@ export async function configKey(treeId: string, checkers: Checkers, frags: Fragm
 export async function configStage(rec: Recorder, tree: string, checkers: Checkers, frags: FragmentInput[], kconfigFilesCache?: string[], treeId?: string): Promise<ConfigResult> {
   const requests = effectiveRequests(collectRequests(frags));
   const outDir = outDirFor(tree, checkers);
+  // --clean starts from nothing: no .config, no objects, no generated headers.
+  if (checkers.clean && !rec.dryRun) fs.rmSync(outDir, { recursive: true, force: true });
   // A dry run only names the fragment files: it writes nothing into the tree.
   if (!rec.dryRun) fs.mkdirSync(path.join(outDir, 'kl-fragments'), { recursive: true });
   const files = frags.map((f, i) => {
@@ -102,7 +106,7 @@ export async function configStage(rec: Recorder, tree: string, checkers: Checker
   const key = treeId && !rec.dryRun ? await configKey(treeId, checkers, frags) : null;
   const cachedFile = key ? path.join(paths.configCache, `${key}.config`) : null;
   let cached = false;
-  if (cachedFile && fs.existsSync(cachedFile)) {
+  if (cachedFile && fs.existsSync(cachedFile) && !checkers.clean) {
     const want = fs.readFileSync(cachedFile, 'utf8');
     // Rewritten only when it differs: an unchanged mtime keeps make from re-running syncconfig.
     if (!fs.existsSync(dotConfig) || fs.readFileSync(dotConfig, 'utf8') !== want) fs.writeFileSync(dotConfig, want);
@@ -126,6 +130,11 @@ export async function configStage(rec: Recorder, tree: string, checkers: Checker
     );
   }
   const configSha256 = crypto.createHash('sha256').update(text).digest('hex');
+  let matchesCache: boolean | null = null;
+  if (checkers.clean && cachedFile && fs.existsSync(cachedFile)) {
+    matchesCache = fs.readFileSync(cachedFile, 'utf8') === text;
+    if (!matchesCache) log(`config: the fresh .config differs from the cached one of key ${key}; the cache is replaced`);
+  }
   if (cachedFile && !cached) {
     // Only a .config that passed the checks is kept; written whole or not at all.
     fs.mkdirSync(paths.configCache, { recursive: true });
@@ -133,5 +142,5 @@ export async function configStage(rec: Recorder, tree: string, checkers: Checker
     fs.writeFileSync(tmp, text);
     fs.renameSync(tmp, cachedFile);
   }
-  return { outDir, dotConfig, config, configSha256, fragments: files, command, cached };
+  return { outDir, dotConfig, config, configSha256, fragments: files, command, cached, ...(checkers.clean ? { matchesCache } : {}) };
 }

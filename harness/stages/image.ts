@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { suitePlanFiles } from '../agent.ts';
 import { listSuites, loadSuite, type Suite } from '../catalog.ts';
 import { InfraError } from '../errors.ts';
-import { run, type Recorder } from '../exec.ts';
+import { run, which, type Recorder } from '../exec.ts';
 import { withLock } from '../lock.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
@@ -49,14 +49,6 @@ export function dirHash(dir: string): string {
   };
   if (fs.existsSync(dir)) walk(dir);
   return h.digest('hex');
-}
-
-async function which(tool: string): Promise<string | null> {
-  for (const d of ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin']) {
-    const p = path.join(d, tool);
-    if (fs.existsSync(p)) return fs.realpathSync(p);
-  }
-  return null;
 }
 
 async function sharedLibs(bin: string): Promise<string[]> {

@@ -15,7 +15,7 @@ import { cachedPut, remoteCache } from '../hostCache.ts';
 import { localHost, type Host } from '../host.ts';
 import { parseKtap } from '../ktap.ts';
 import { log } from '../log.ts';
-import { qmpCommands } from '../qmp.ts';
+import { openQmp, type QmpEvent, type QmpMonitor } from '../qmp.ts';
 import { POSTMORTEM_MARK } from '../postmortem.ts';
 import type { Accel } from '../types.ts';
 
@@ -68,6 +68,11 @@ export interface BootSpec {
   initrdParts?: { base: string; job: Uint8Array };
   /** QMP socket (local boots): the host's way in for the post-mortem of a hang */
   qmp?: string;
+  /**
+   * Where to write a dump of the guest's memory when it panics (local boots of kernels with
+   * pvpanic): QEMU pauses the panicking guest, the host dumps it over QMP, then lets it go on.
+   */
+  dump?: string;
 }
 
 export function qemuArgv(b: BootSpec): string[] {
@@ -109,6 +114,10 @@ export function qemuArgv(b: BootSpec): string[] {
     '-drive', `file=${path.join(b.runDir, 'scratch.img')},format=raw,if=virtio,cache=unsafe`,
     '-device', 'virtio-rng-pci',
     ...(b.qmp ? ['-qmp', `unix:${b.qmp},server=on,wait=off`] : []),
+    // pvpanic tells QEMU of the panic, which pauses the guest (not reset: -no-reboot would
+    // end QEMU) so that its memory can be dumped; vmcoreinfo tells the dump's reader where
+    // the kernel is.
+    ...(b.qmp && b.dump ? ['-device', 'pvpanic', '-device', 'vmcoreinfo', '-action', 'panic=pause'] : []),
   ];
 }
 
@@ -127,6 +136,8 @@ export interface BootOutcome {
   detail?: string;
   durationS: number;
   hungTest?: string;
+  /** the guest panicked with a dump asked for: the dump written, or why not */
+  dump?: { file: string; bytes: number; seconds: number } | { error: string };
 }
 
 /** Log each test result as the guest reports it; returns how many were seen. */
@@ -203,6 +214,8 @@ export async function boot(rec: Recorder, spec: BootSpec, limits: BootLimits, si
 
 /** How long the post-mortem of a hung guest may take (NMI, panic, the stuck tasks printed). */
 const POSTMORTEM_S = Number(process.env.KL_POSTMORTEM_S ?? 30);
+/** How long QEMU may take to write the dump of a panicked guest (kdump-zlib, zero pages left out). */
+const DUMP_S = Number(process.env.KL_DUMP_S ?? 180);
 const HANGS: BootOutcome['ended'][] = ['silence', 'test-timeout', 'wall-timeout'];
 
 /**
@@ -269,6 +282,39 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
     proc?.kill();
     giveUpTimer ??= setTimeout(killedLongAgo, 15_000);
   };
+  // The boot's one QMP connection (QEMU serves one client): the NMI of a post-mortem, and
+  // the panic event that asks for a dump.
+  let dumping: Promise<void> | null = null;
+  let dump: BootOutcome['dump'];
+  let qmpError = 'no QMP socket';
+  const takeDump = async (m: QmpMonitor, file: string) => {
+    consoleOut.write(`${hostStamp()}kl-host: the guest panicked; dumping its memory (${path.basename(file)})\n`);
+    log(`guest panicked: dumping its memory over QMP (up to ${DUMP_S} s)`);
+    const t = Date.now();
+    try {
+      await m.command('dump-guest-memory', { paging: false, protocol: `file:${file}`, format: 'kdump-zlib' }, DUMP_S * 1000);
+      dump = { file, bytes: fs.statSync(file).size, seconds: (Date.now() - t) / 1000 };
+      log(`memory dump: ${(dump.bytes / 2 ** 20).toFixed(1)} MiB in ${dump.seconds.toFixed(1)} s`);
+    } catch (err) {
+      dump = { error: oneLine(err) };
+      fs.rmSync(file, { force: true });
+      log(`no memory dump: ${dump.error}`);
+    }
+    lastOutput = Date.now();
+    // Let the panic go on (the stuck tasks of panic_print, then the reboot that ends QEMU).
+    await m.command('cont').catch(() => kill());
+  };
+  let qmpMon: QmpMonitor | null = null;
+  const onQmpEvent = (e: QmpEvent) => {
+    if (e.event !== 'GUEST_PANICKED' || !on.dump || dumping || dump || !qmpMon) return;
+    dumping = takeDump(qmpMon, on.dump).finally(() => (dumping = null));
+  };
+  const qmpReady: Promise<QmpMonitor | null> = on.qmp
+    ? openQmp(on.qmp, onQmpEvent, () => qemuGone).then(
+        (m) => (qmpMon = m),
+        (err) => ((qmpError = oneLine(err)), null),
+      )
+    : Promise.resolve(null);
   /**
    * The guest hung: before QEMU is killed, the host injects an NMI over QMP. With
    * unknown_nmi_panic the guest panics and prints its stuck tasks (panic_print), which
@@ -278,13 +324,16 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
     consoleOut.write(`${hostStamp()}${POSTMORTEM_MARK} the guest hung (${why}); injecting an NMI for its stuck tasks\n`);
     log(`guest hung (${why}): post-mortem (NMI over QMP, up to ${POSTMORTEM_S} s)`);
     try {
-      await qmpCommands(on.qmp!, [{ execute: 'inject-nmi' }]);
+      const m = await qmpReady;
+      if (!m) throw new Error(qmpError);
+      await m.command('inject-nmi');
     } catch (err) {
       consoleOut.write(`${hostStamp()}${POSTMORTEM_MARK} no NMI: ${oneLine(err)}\n`);
       return;
     }
+    // The NMI's panic may bring a dump (pvpanic): the wait stretches while QEMU writes it.
     const until = Date.now() + POSTMORTEM_S * 1000;
-    while (!qemuGone && Date.now() < until && !signal?.aborted) await new Promise((r) => setTimeout(r, 200));
+    while (!qemuGone && (Date.now() < until || dumping) && !signal?.aborted) await new Promise((r) => setTimeout(r, 200));
   };
   const stop = (why: BootOutcome['ended']) => {
     if (ended || exited) return;
@@ -357,6 +406,7 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
       stuckS = Math.round((now - pullSince) / 1000);
       return stop('stream-stuck');
     }
+    if (dumping) return; // the guest is paused for its dump, which has its own bound
     if (now - t0 > limits.wallS * 1000) return stop('wall-timeout');
     if (now - lastOutput > limits.silenceS * 1000) return stop('silence');
     const cur = currentTest(ktapText);
@@ -377,6 +427,8 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
   if (r.lost && ended) log(r.lost);
   exited = true;
   clearInterval(timer);
+  if (dumping) await dumping;
+  void qmpReady.then((m) => m?.close());
   signal?.removeEventListener('abort', onAbort);
   const bounded = async (p: Promise<unknown>) => {
     let t: NodeJS.Timeout | undefined;
@@ -409,5 +461,5 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
     ended = 'poweroff';
   }
   log(`guest ended (${ended}) after ${durationS.toFixed(1)} s`);
-  return { ended, qemuExit: r.exitCode ?? null, durationS, hungTest, detail: errChunks.join('').trim() || undefined };
+  return { ended, qemuExit: r.exitCode ?? null, durationS, hungTest, detail: errChunks.join('').trim() || undefined, ...(dump ? { dump } : {}) };
 }

@@ -9,6 +9,7 @@ import { agentFinished, testLogFiles, testMarker } from '../agent.ts';
 import { unmetRequirement, type Suite } from '../catalog.ts';
 import { detectCrashes, stripPrefixes } from '../crash.ts';
 import { writeKcidb } from '../kcidb.ts';
+import { dumpMarkdown } from '../vmcore.ts';
 import { parsePostmortem, postmortemMarkdown, splitPostmortem, type PostMortem } from '../postmortem.ts';
 import { InfraError, PatchFailure, UsageError, oneLine } from '../errors.ts';
 import { applyExpected, type ExpectedResults } from '../expected.ts';
@@ -299,6 +300,7 @@ export function summaryMarkdown(rec: RunRecord): string {
     for (const c of rec.crashes.filter((x) => x.decoded)) lines.push(`### ${c.title}`, '', '```', c.decoded!.trimEnd(), '```', '');
   }
   if (rec.postmortem) lines.push(...postmortemMarkdown(rec.postmortem));
+  if (rec.dump) lines.push(...dumpMarkdown(rec.dump));
   if (rec.knownIssues && rec.knownIssues.length > 0) {
     lines.push('## Known issues', '');
     for (const k of rec.knownIssues) {

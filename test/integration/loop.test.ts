@@ -115,3 +115,33 @@ test.serial('watch: a verdict now, one more run after a burst of saves (the new 
   });
   t.deepEqual(left, [], 'no run or QEMU of the watch is left');
 });
+
+test.serial('--clean configures and builds the base in a fresh out dir: the same .config, the same kernel bytes, the same test results', async (t) => {
+  const warm = await lab(['--patch', 'none', '--suite', 'smoke']);
+  t.is(warm.exitCode, 0, tail(warm.stderr));
+  const clean = await lab(['--patch', 'none', '--suite', 'smoke', '--clean']);
+  t.is(clean.exitCode, 0, tail(clean.stderr));
+  const kw = warm.run!.kernel!;
+  const kc = clean.run!.kernel!;
+  // past both caches: merge_config.sh and make ran, in an out dir of its own
+  t.false(kc.configCached);
+  t.false(kc.cached);
+  const cmds = (clean.run!.commands as unknown as (string | string[])[]).map((c) => (Array.isArray(c) ? c.join(' ') : c));
+  t.true(cmds.some((c) => c.startsWith('scripts/kconfig/merge_config.sh') && c.includes('kl-out-clean-default')), cmds.join('\n'));
+  t.true(cmds.some((c) => /^make O=kl-out-clean-default .* bzImage$/.test(c)), cmds.join('\n'));
+  t.regex(fs.readFileSync(path.join(clean.dir!, 'build.log'), 'utf8'), /^\s+CC\s+kernel\/fork\.o$/m, 'a whole build, not an incremental one');
+  const tree = (JSON.parse(fs.readFileSync(path.join(kc.buildDir, 'metadata.json'), 'utf8')) as { tree: string }).tree;
+  t.true(fs.existsSync(path.join(tree, 'Makefile')), tree);
+  t.deepEqual(fs.readdirSync(path.join(tree, 'kl-out-clean-default')), ['kl-fragments'], 'the fresh out dir keeps only the fragments its reproducer names');
+  t.regex(JSON.parse(fs.readFileSync(path.join(kc.buildDir, 'metadata.json'), 'utf8')).reproducer.join('\n'), /make O=kl-out-clean-default /);
+  // the same kernel
+  t.is(kc.buildKey, kw.buildKey);
+  t.is(kc.configSha256, kw.configSha256);
+  t.is(fs.readFileSync(path.join(clean.dir!, 'config'), 'utf8'), fs.readFileSync(path.join(warm.dir!, 'config'), 'utf8'));
+  t.deepEqual(kc.clean, { configMatchesCache: true, replacedBuild: true, sameVmlinux: true });
+  // the same results
+  const results = (r: typeof warm) => r.run!.tests.map((x) => `${x.suite}/${x.name}: ${x.status}`);
+  t.true(results(warm).length > 0);
+  t.deepEqual(results(clean), results(warm));
+  t.log(`--clean: config ${clean.run!.timings.config?.toFixed(0)} s, build ${clean.run!.timings.build?.toFixed(0)} s (ccache kept)`);
+});

@@ -63,3 +63,21 @@ test.serial('a thread whose newest revision does not apply: exit 2, one line nam
   t.regex(lines[0]!, /v2 of the thread: patch .*\("\[PATCH v2 1\/1\] io_uring\/nop: a comment line"\) does not apply/);
   t.regex(r.stderr, /--series-version N; the thread has v1, v2/);
 });
+
+test.serial('bisect names the third of five patches, the one that adds a WARN, and writes its steps', async (t) => {
+  const series = path.join(repoRoot, 'test', 'fixtures', 'bisect-series');
+  const r = await lab(['bisect', '--patch', series, '--test', 'smoke/io_uring_probe_reports_opcodes', '--suite', 'smoke']);
+  t.is(r.exitCode, 0, tail(r.stderr));
+  t.regex(r.stdout, /^FOUND: First bad patch: 3\/5 "io_uring\/register: warn on every probe" \(0003-io_uring-register-warn-on-every-probe\.patch\)/);
+  const b = JSON.parse(fs.readFileSync(path.join(r.dir!, 'bisect.json'), 'utf8'));
+  t.like(b.firstBad, { index: 3, subject: 'io_uring/register: warn on every probe' });
+  // the base and the whole series first, then halving: 2 good, 3 bad
+  t.deepEqual(b.steps.map((s: { prefix: number; verdict: string }) => `${s.prefix}:${s.verdict}`), ['0:good', '5:bad', '2:good', '3:bad']);
+  const bad = b.steps.find((s: { prefix: number }) => s.prefix === 3);
+  t.regex(bad.why, /smoke\/io_uring_probe_reports_opcodes: fail/);
+  // each step is a real run of its own, kept beside bisect.json, its kernel report named
+  const run3 = JSON.parse(fs.readFileSync(path.join(r.dir!, bad.runDir, 'run.json'), 'utf8'));
+  t.is(run3.kernel.patches.length, 3);
+  t.true(run3.crashes.some((c: { title: string }) => /^WARNING in (io_probe|__io_uring_register|sys_io_uring_register)$/.test(c.title)), JSON.stringify(run3.crashes.map((c: { title: string }) => c.title)));
+  t.regex(fs.readFileSync(path.join(r.dir!, 'summary.md'), 'utf8'), /\| 3 \| 0003-io_uring-register-warn-on-every-probe\.patch \| bad \| 0 \| 1 \|/);
+});
