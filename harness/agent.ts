@@ -3,7 +3,9 @@
 // Host → guest, all in the initramfs:
 //   /kl/suites/<suite>/kl-plan           one test per line: name<TAB>timeout-s<TAB>command
 //   /kl/suites/<suite>/kl-suite-timeout  the suite's own limit, seconds (KVM seconds: scaled)
-//   /kl/job.env                          the run's job, appended per run: JOB_ENV below
+//   /kl/job.env                          the run's job, appended per run: jobFiles below
+//                                        (KL_NET_ADDR: eth0's address, when a suite asks for a NIC;
+//                                        two guests: KL_ROLE a|b, KL_NET_PEER the other's address)
 //   /kl/skip                             tests the host skips: suite/name<TAB>reason per line
 // Guest → host:
 //   virtio port kl.ktap    KTAP: one subtest per suite; before each test
@@ -11,6 +13,9 @@
 //                          exit=rc taint=T` (/proc/sys/kernel/tainted), once `# kl-taint-boot T`;
 //                          under --repeat/--retry-failed one result line per run of a test
 //   virtio port kl.status  "started", "hb" while a test runs, then "done <rc>"
+//   virtio port kl.ctl     two guests only, both ways: the guest writes
+//                          `barrier <suite/test> <tag>`, the host answers `go` once the other
+//                          guest is at the same barrier, `gone` if it ended (qemu.ts: bootPair)
 //   /dev/kmsg (console)    `kl: test-start suite/name` and `kl: test-end suite/name rc=N`
 //                          around each test, so kernel reports are charged to the test
 // A test exits 0 (pass), 4 (skip: the kernel lacks what it needs) or anything else (fail).
@@ -20,7 +25,7 @@
 // looked up in the host's own plan (plannedTests, testLogFiles); they never name a file.
 import type { Suite } from './catalog.ts';
 
-export const PORTS = { ktap: 'kl.ktap', status: 'kl.status' } as const;
+export const PORTS = { ktap: 'kl.ktap', status: 'kl.status', ctl: 'kl.ctl' } as const;
 export const SKIP_EXIT = 4;
 
 export interface PlannedTest {
@@ -39,6 +44,25 @@ export interface Job {
   exec: { command: string; timeoutS: number } | null;
   repeat: number; // runs of each test
   retry: number; // further runs of a test whose last run failed
+  /** a suite asked for a network: the agent sets up eth0 as this guest (GUEST_NET) */
+  net: { role: Role; pair: boolean } | null;
+}
+
+export type Role = 'a' | 'b';
+/**
+ * The guests' NICs when a suite asks for a network: address (KL_ADDR in tests; the other
+ * guest's is KL_PEER), MAC, MTU. A single guest is a.
+ */
+export const GUEST_NET = {
+  prefix: 24,
+  mtu: 9000,
+  a: { addr: '10.77.0.1', mac: '52:54:00:4b:4c:01' },
+  b: { addr: '10.77.0.2', mac: '52:54:00:4b:4c:02' },
+} as const;
+
+/** A test of a pair suite that needs both guests (the others run on guest a alone). */
+export function twoGuest(suite: Suite, test: Suite['tests'][number]): boolean {
+  return suite.network === 'pair' && test.guests === 2;
 }
 
 const oneField = (s: string) => s.replace(/[\t\r\n]+/g, ' ');
@@ -65,6 +89,13 @@ export function jobFiles(job: Job): Record<string, string> {
     KL_REPEAT: String(job.repeat),
     KL_RETRY: String(job.retry),
   };
+  if (job.net) {
+    const me = GUEST_NET[job.net.role];
+    env.KL_NET_ADDR = `${me.addr}/${GUEST_NET.prefix}`;
+    env.KL_NET_MTU = String(GUEST_NET.mtu);
+    env.KL_ROLE = job.net.role;
+    if (job.net.pair) env.KL_NET_PEER = GUEST_NET[job.net.role === 'a' ? 'b' : 'a'].addr;
+  }
   if (job.exec) {
     env.KL_EXEC = Buffer.from(job.exec.command).toString('base64');
     env.KL_EXEC_TIMEOUT = String(Math.max(1, Math.floor(job.exec.timeoutS)));

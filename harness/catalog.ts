@@ -165,6 +165,7 @@ const testSchema = z
     cmd: z.string().min(1),
     timeout: z.number().positive().optional(),
     requires: requiresSchema.optional(),
+    guests: z.union([z.literal(1), z.literal(2)]).optional(),
   })
   .strict();
 
@@ -175,6 +176,14 @@ const manifestSchema = z
     testTimeout: z.number().positive().default(60),
     requires: requiresSchema,
     tools: z.array(z.string()).default([]),
+    // Host files the guest needs at the same path besides the tools (plugins that are
+    // dlopen'ed, their config files): ldd runs on each, its libraries come too.
+    files: z.array(z.string().regex(/^\/[^\s]+$/, 'an absolute host path')).default([]),
+    // A NIC for the guest (virtio-net; the agent gives eth0 its address, harness/agent.ts:
+    // GUEST_NET). "single": one guest, on a QEMU hub no host network is on. "pair": two
+    // guests of the same kernel and image joined by one private link (unix datagram
+    // sockets in the run); a test with "guests": 2 runs on both at once, the others on a.
+    network: z.enum(['single', 'pair']).optional(),
     bench: z.boolean().default(false),
     tests: z.array(testSchema).min(1),
   })
@@ -196,7 +205,11 @@ export function listSuites(): string[] {
 }
 
 export function loadSuite(name: string): Suite {
-  const dir = path.join(paths.suites, name);
+  return loadSuiteFrom(name, path.join(paths.suites, name));
+}
+
+/** A suite from its directory (the project's suites/<name>, or a test's). */
+export function loadSuiteFrom(name: string, dir: string): Suite {
   const file = path.join(dir, 'manifest.json');
   if (!fs.existsSync(file)) {
     throw new UsageError(`unknown suite '${name}'`, `known suites: ${listSuites().join(', ')}`);
@@ -212,6 +225,13 @@ export function loadSuite(name: string): Suite {
     const issue = parsed.error.issues[0]!;
     throw new UsageError(`${file}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
   }
+  // Both guests start their two-guest tests together: those come first, so guest a does
+  // not run its one-guest tests while b waits at a barrier.
+  const firstOne = parsed.data.tests.findIndex((t) => t.guests !== 2);
+  const lateTwo = parsed.data.tests.find((t, i) => t.guests === 2 && i > firstOne && firstOne >= 0);
+  if (lateTwo) throw new UsageError(`${file}: two-guest test '${lateTwo.name}' comes after one-guest test '${parsed.data.tests[firstOne]!.name}'`, 'list the tests with "guests": 2 first');
+  const two = parsed.data.tests.find((t) => t.guests === 2);
+  if (two && parsed.data.network !== 'pair') throw new UsageError(`${file}: test '${two.name}' asks for two guests, the suite has no "network": "pair"`);
   const seen = new Set<string>();
   for (const t of parsed.data.tests) {
     if (seen.has(t.name)) throw new UsageError(`${file}: test '${t.name}' is listed twice`);

@@ -2,7 +2,8 @@
 // results → report. Each stage adds to one RunRecord; run.json is rewritten after each.
 import fs from 'node:fs';
 import path from 'node:path';
-import { jobFiles, type Job } from './agent.ts';
+import { agentFinished, GUEST_NET, jobFiles, twoGuest, type Job } from './agent.ts';
+import { bootPair, mergeGuests, type PairOutcome } from './pair.ts';
 import { InfraError, UsageError } from './errors.ts';
 import { baseCommitFor } from './exportSeries.ts';
 import { localHost, type Host } from './host.ts';
@@ -12,14 +13,14 @@ import { loadExpected } from './expected.ts';
 import { knownFor } from './judge.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
-import { plan, testPlan, type Plan } from './plan.ts';
+import { plan, testPlan, type Plan, type TestPlan } from './plan.ts';
 import { connectRemote } from './remote.ts';
 import { buildStage } from './stages/build.ts';
 import { configStage } from './stages/config.ts';
 import { imageStage, jobInitrd } from './stages/image.ts';
 import { patchesStage, patchTree } from './stages/patches.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
-import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, resultsStage, writeReports, writeRunJson } from './stages/results.ts';
+import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, resultsStage, verdict, writeReports, writeRunJson } from './stages/results.ts';
 import { sourceStage } from './stages/source.ts';
 import { symbolizeCrashes } from './symbolize.ts';
 import { dumpStage } from './vmcore.ts';
@@ -197,19 +198,55 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       exec: opts.exec !== null ? { command: opts.exec, timeoutS: wallS / p.runsPerTest } : null,
       repeat: opts.repeat ?? 1,
       retry: opts.retryFailed ?? 0,
+      net: opts.exec === null && tests.guestSuites.some((s) => s.network) ? { role: 'a', pair: false } : null,
     };
+    // Two-guest suites: guest b boots the same kernel and image beside a, runs only the
+    // two-guest tests (the rest are a's), and writes into guest-b/ of the run.
+    const pair = opts.exec === null && tests.guestSuites.some((s) => s.network === 'pair');
+    const twoGuestList = tests.guestSuites.flatMap((s) => s.tests.filter((t) => twoGuest(s, t)).map((t) => `${s.name}/${t.name}`));
+    const twoGuestTests = new Set(twoGuestList);
+    const dirB = path.join(dir, 'guest-b');
+    const testsB: TestPlan = { ...tests, planned: tests.planned.filter((t) => twoGuestTests.has(`${t.suite}/${t.name}`)), preset: [] };
+    const jobB: Job = {
+      ...job,
+      net: { role: 'b', pair: true },
+      skips: [...tests.skips, ...tests.planned.filter((t) => !twoGuestTests.has(`${t.suite}/${t.name}`) && !tests.skips.some((k) => k.test === `${t.suite}/${t.name}`)).map((t) => ({ test: `${t.suite}/${t.name}`, reason: 'runs on guest a alone' }))],
+    };
+    if (pair) job.net = { role: 'a', pair: true };
     const initrd = path.join(dir, 'initrd.cpio');
+    const initrdB = path.join(dirB, 'initrd.cpio');
+    if (pair && !opts.dryRun) fs.mkdirSync(dirB, { recursive: true });
     const jobCpio = opts.dryRun ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobFiles(job), initrd);
+    const jobCpioB = opts.dryRun || !pair ? new Uint8Array() : await jobInitrd(r, build.dir, image.cpio, jobFiles(jobB), initrdB);
     let outcome: BootOutcome | null = null;
+    let pairOutcome: PairOutcome | null = null;
+    const limits = { wallS, silenceS: 30 * scale, testGraceS: 30 };
     try {
-      const spec = { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job: jobCpio }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale, job.kmemleak), ...(wantsDump(cfg.config) ? { dump: path.join(dir, 'vmcore') } : {}) };
-      outcome = await timed(rec, 'boot', () => boot(r, spec, { wallS, silenceS: 30 * scale, testGraceS: 30 }, signal, host));
+      const spec = { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job: jobCpio }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale, job.kmemleak), ...(!pair && wantsDump(cfg.config) ? { dump: path.join(dir, 'vmcore') } : {}), ...(job.net ? { net: { mac: GUEST_NET.a.mac } } : {}) };
+      if (pair) {
+        pairOutcome = await timed(rec, 'boot', () => bootPair(r, { a: spec, b: { ...spec, initrd: initrdB, initrdParts: { base: image.cpio, job: jobCpioB }, runDir: dirB } }, limits, signal));
+        outcome = pairOutcome.first?.role === 'b' ? pairOutcome.b : pairOutcome.a;
+      } else outcome = await timed(rec, 'boot', () => boot(r, spec, limits, signal, host));
     } finally {
       fs.rmSync(initrd, { force: true });
+      fs.rmSync(initrdB, { force: true });
     }
     if (opts.dryRun) return { record: rec, exitCode: 0 };
 
-    const results = await timed(rec, 'results', async () => resultsStage({ dir, tests, features: p.features, config: cfg.config, outcome, kmemleak: job.kmemleak, known: knownFor(p.known, src.version), expected: loadExpected(tests.guestSuites, rec.base?.debian?.version ?? null), failOnFlaky: opts.failOnFlaky ?? false }));
+    const resultsIn = { features: p.features, config: cfg.config, kmemleak: job.kmemleak, known: knownFor(p.known, src.version), expected: loadExpected(tests.guestSuites, rec.base?.debian?.version ?? null), failOnFlaky: opts.failOnFlaky ?? false };
+    const results = await timed(rec, 'results', async () => {
+      if (!pairOutcome) return resultsStage({ ...resultsIn, dir, tests, outcome });
+      const a = resultsStage({ ...resultsIn, dir, tests, outcome: pairOutcome.a });
+      const b = resultsStage({ ...resultsIn, dir: dirB, tests: testsB, outcome: pairOutcome.b });
+      const killed = pairOutcome.killed;
+      const merged = mergeGuests(a, b, twoGuestList, killed?.test);
+      const done = agentFinished(fs.readFileSync(path.join(dir, 'status.raw'), 'utf8')) && (killed !== undefined || agentFinished(fs.readFileSync(path.join(dirB, 'status.raw'), 'utf8')));
+      const v = verdict(merged.tests, merged.crashes, outcome, done, opts.failOnFlaky ?? false);
+      const first = pairOutcome.first;
+      rec.guestB = { dir: 'guest-b', ended: killed ? `killed at guest a's request in ${killed.test}` : pairOutcome.b.ended, ...(first ? { stoppedBy: `guest ${first.role} ended (${first.ended}) before its agent finished` } : {}) };
+      const postmortem = a.postmortem ?? b.postmortem;
+      return { ...merged, knownIssues: a.knownIssues.map((k, i) => ({ ...k, seen: k.seen || (b.knownIssues[i]?.seen ?? false) })), status: v.status, reason: first ? `guest ${first.role}: ${v.reason}` : v.reason, ...(postmortem ? { postmortem } : {}) };
+    });
     Object.assign(rec, results);
     // A panicked guest's memory (--debug kernels): every task's stack, by drgn.
     const d = outcome?.dump;

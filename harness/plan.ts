@@ -48,6 +48,8 @@ export function plan(opts: RunOptions): Plan {
     suiteNames = opts.suites ?? [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => s.defaultSuites)])];
   }
   const suites = suiteNames.map(loadSuite);
+  const pairSuite = suites.find((s) => s.network === 'pair');
+  if (pairSuite && remote) throw new UsageError(`suite ${pairSuite.name} boots two guests on one link, which --remote does not do`, 'run it here, without --remote');
   const fragments: FragmentInput[] = fragmentFiles({ debug: opts.debug, kmemleak: opts.kmemleak ?? false });
   for (const s of sets) {
     if (s.configFragment) fragments.push({ source: path.relative(paths.repoRoot, s.configFragment), text: fs.readFileSync(s.configFragment, 'utf8') });

@@ -67,6 +67,8 @@ export interface TestRecord {
   runs?: Partial<Record<'pass' | 'fail' | 'skip' | 'timeout', number>>;
   taint?: number; // /proc/sys/kernel/tainted after the test
   known?: KnownIssue; // an expected failure from the known-issues list: it does not fail the run
+  /** A two-guest test: each guest's own status (status is the worse of the two). */
+  guests?: { a: TestStatus; b: TestStatus | 'killed' };
 }
 
 export interface KnownIssue {
@@ -87,6 +89,7 @@ export interface CrashRecord {
   maintainers?: string[]; // scripts/get_maintainer.pl for that file: people, then lists
   known?: KnownIssue; // on the known-issues list: reported, does not fail the run
   test: string | null; // suite/name the report happened in, null = outside any test
+  guest?: 'b'; // two guests: printed by guest b (its console is guest-b/console.log); absent: guest a, or the only one
   fatal: boolean; // the kernel stopped (panic, or a report that ended in one)
   corrupted: boolean; // cut off, interleaved or without a usable frame: the title may be wrong
   corruptedReason?: string;
@@ -112,6 +115,7 @@ export interface RunRecord {
   tests: TestRecord[];
   crashes: CrashRecord[];
   postmortem?: PostMortem; // the host stepped into a hung guest: its stuck tasks
+  guestB?: { dir: string; ended: string; stoppedBy?: string }; // two-guest suites: guest b's run directory and how it ended
   dump?: DumpRecord; // the guest panicked and its memory was dumped (--debug kernels): every task's stack
   series?: SeriesInfo & { baseMatches: boolean | null }; // a series from the list; does its base-commit name the lab's base (null: it names none)
   commands: string[][]; // every external command the run executed (or would, with --dry-run)

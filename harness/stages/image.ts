@@ -187,10 +187,16 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
     if (!p) throw new InfraError(`guest tool '${t}' is not installed on the host`, 'run `make deps`');
     tools.push({ name: t, path: p });
   }
+  // Files suites ask for at their own host path (verbs provider plugins and their
+  // /etc/libibverbs.d entries, which no ldd finds).
+  const extraFiles = [...new Set(suites.flatMap((s) => s.files))].sort();
+  for (const f of extraFiles) {
+    if (!fs.existsSync(f)) throw new InfraError(`guest file '${f}' (asked for by suite ${suites.find((s) => s.files.includes(f))!.name}) is not on the host`, 'run `make deps`');
+  }
   // The image depends on the kernel only through its uAPI headers: a patch that changes no
   // uAPI reuses the image of the previous build.
   const hdrHash = rec.dryRun ? buildKey : headersHash(buildDir);
-  const toolStamp = tools.map((t) => `${t.name}:${t.path}:${fs.statSync(t.path).size}`).join(',');
+  const toolStamp = [...tools.map((t) => `${t.name}:${t.path}:${fs.statSync(t.path).size}`), ...extraFiles.map((f) => `${f}:${fs.statSync(f).size}`)].join(',');
   const key = crypto
     .createHash('sha256')
     .update([RECIPE_VERSION, hdrHash, dirHash(paths.images), ...suites.map((s) => `${s.name}:${suiteSourceHash(s)}`), toolStamp, await suiteToolchain()].join('\n'))
@@ -232,7 +238,12 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
         addFile(`/kl/bin/${t.name}`, t.path, '0755');
         for (const l of await sharedLibs(t.path)) libs.add(l);
       }
-      for (const l of [...libs].sort()) {
+      for (const f of extraFiles) {
+        const real = fs.realpathSync(f);
+        addFile(f, real, (fs.statSync(real).mode & 0o111) !== 0 ? '0755' : '0644');
+        for (const l of await sharedLibs(f)) libs.add(l);
+      }
+      for (const l of [...libs].filter((x) => !extraFiles.includes(x)).sort()) {
         addFile(l, fs.realpathSync(l), '0755');
         // The loader and libraries are looked up by the names ldd printed.
       }

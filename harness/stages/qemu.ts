@@ -73,6 +73,15 @@ export interface BootSpec {
    * pvpanic): QEMU pauses the panicking guest, the host dumps it over QMP, then lets it go on.
    */
   dump?: string;
+  /**
+   * A NIC (virtio-net) when a suite asks for a network: on a QEMU hub of its own, which no
+   * host network and no other guest is on, so nothing the guest sends leaves QEMU.
+   */
+  net?: { mac: string; link?: { local: string; remote: string } };
+  /** two guests: the host end of the kl.ctl port (a UNIX socket QEMU listens on) */
+  ctl?: string;
+  /** told the boot's QMP connection once it is open (two guests: set_link for a test) */
+  onQmp?: (m: QmpMonitor) => void;
 }
 
 export function qemuArgv(b: BootSpec): string[] {
@@ -113,6 +122,17 @@ export function qemuArgv(b: BootSpec): string[] {
     '-device', `virtserialport,bus=vser0.0,chardev=klstatus,name=${PORTS.status}`,
     '-drive', `file=${path.join(b.runDir, 'scratch.img')},format=raw,if=virtio,cache=unsafe`,
     '-device', 'virtio-rng-pci',
+    // One guest: a hub of its own. Two: one private link, a datagram socket each way
+    // (either guest may start first), which no host network is on either.
+    ...(b.net
+      ? [
+          '-netdev',
+          b.net.link ? `dgram,id=n0,local.type=unix,local.path=${b.net.link.local},remote.type=unix,remote.path=${b.net.link.remote}` : 'hubport,id=n0,hubid=0',
+          '-device',
+          `virtio-net-pci,netdev=n0,mac=${b.net.mac}`,
+        ]
+      : []),
+    ...(b.ctl ? ['-chardev', `socket,id=klctl,path=${b.ctl},server=on,wait=off`, '-device', `virtserialport,bus=vser0.0,chardev=klctl,name=${PORTS.ctl}`] : []),
     ...(b.qmp ? ['-qmp', `unix:${b.qmp},server=on,wait=off`] : []),
     // pvpanic tells QEMU of the panic, which pauses the guest (not reset: -no-reboot would
     // end QEMU) so that its memory can be dumped; vmcoreinfo tells the dump's reader where
@@ -311,7 +331,11 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
   };
   const qmpReady: Promise<QmpMonitor | null> = on.qmp
     ? openQmp(on.qmp, onQmpEvent, () => qemuGone).then(
-        (m) => (qmpMon = m),
+        (m) => {
+          qmpMon = m;
+          on.onQmp?.(m);
+          return m;
+        },
         (err) => ((qmpError = oneLine(err)), null),
       )
     : Promise.resolve(null);

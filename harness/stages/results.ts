@@ -278,13 +278,14 @@ export function summaryMarkdown(rec: RunRecord): string {
     const r = rec.remote;
     lines.push(`- guest host: ${r.target} over SSH (accel ${r.accel ?? '?'}; ${r.qemu}; host key ${r.hostKey}${r.knownHost ? '' : ', not in known_hosts'})`);
   }
+  if (rec.guestB) lines.push(`- two guests on one link: guest a's files here, guest b's in ${rec.guestB.dir}/ (it ended: ${rec.guestB.ended}${rec.guestB.stoppedBy ? `; ${rec.guestB.stoppedBy}, the other was stopped` : ''}); two-guest tests show both statuses`);
   lines.push(`- timings: ${Object.entries(rec.timings).map(([s, v]) => `${s} ${v.toFixed(1)} s`).join(', ')}`, '');
   if (rec.tests.length > 0) {
     lines.push('| suite | test | status | time (s) | note |', '|---|---|---|---|---|');
     for (const t of rec.tests) {
       const crash = rec.crashes.find((c) => c.test === `${t.suite}/${t.name}`);
       const note = [t.reason, crash ? `kernel: ${crash.title}` : ''].filter(Boolean).join('; ').replace(/\|/g, '\\|');
-      const runs = t.runs ? ` (${t.runs.pass ?? 0}/${Object.values(t.runs).reduce((a, n) => a + (n ?? 0), 0)} passed)` : '';
+      const runs = t.runs ? ` (${t.runs.pass ?? 0}/${Object.values(t.runs).reduce((a, n) => a + (n ?? 0), 0)} passed)` : t.guests ? ` (a ${t.guests.a}, b ${t.guests.b})` : '';
       const known = t.known ? ` — known: ${t.known.reason}${t.known.link ? ` (${t.known.link})` : ''}` : '';
       lines.push(`| ${t.suite} | ${t.name} | ${t.status}${runs} | ${t.durationS} | ${note}${known.replace(/\|/g, '\\|')} |`);
     }
@@ -293,7 +294,7 @@ export function summaryMarkdown(rec: RunRecord): string {
   if (rec.crashes.length > 0) {
     lines.push('## Kernel reports', '');
     for (const c of rec.crashes) {
-      lines.push(`- **${c.type}**: ${c.title} — in ${c.test ?? '(no test running)'} (console.log line ${c.line}${c.count > 1 ? `, ${c.count} times` : ''}${c.corrupted ? `; corrupted: ${c.corruptedReason ?? 'yes'}` : ''})`);
+      lines.push(`- **${c.type}**: ${c.title} — in ${c.test ?? '(no test running)'}${c.guest ? ` on guest ${c.guest}` : ''} (${c.guest ? `guest-${c.guest}/` : ''}console.log line ${c.line}${c.count > 1 ? `, ${c.count} times` : ''}${c.corrupted ? `; corrupted: ${c.corruptedReason ?? 'yes'}` : ''})`);
       if (c.location) lines.push(`  - at ${c.location}${c.maintainers ? `; maintainers: ${c.maintainers.join(', ')}` : ''}`);
     }
     lines.push('');

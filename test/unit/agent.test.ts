@@ -20,15 +20,23 @@ const job: Job = {
   exec: { command: "echo 'hi' | cat", timeoutS: 12.7 },
   repeat: 3,
   retry: 1,
+  net: null,
 };
 
-test('the job: env quoted for sh, the command in base64, the skip list one line per test with the reason kept whole', (t) => {
+test('the job: env quoted for sh, the command in base64, eth0\'s address only with a NIC, the skip list one line per test with the reason kept whole', (t) => {
   const f = jobFiles(job);
   t.deepEqual(Object.keys(f).sort(), ['job.env', 'skip']);
   t.regex(f['job.env']!, /^KL_SUITE_LIST='smoke fused'$/m);
   t.regex(f['job.env']!, /^KL_EXEC_TIMEOUT='12'$/m);
   const b64 = /^KL_EXEC='([^']*)'$/m.exec(f['job.env']!)![1]!;
   t.is(Buffer.from(b64, 'base64').toString(), job.exec!.command);
+  t.notRegex(f['job.env']!, /KL_NET_ADDR/, 'no NIC asked for: no address');
+  t.regex(jobFiles({ ...job, net: { role: 'a', pair: false } })['job.env']!, /^KL_NET_ADDR='10\.77\.0\.1\/24'$/m);
+  t.notRegex(jobFiles({ ...job, net: { role: 'a', pair: false } })['job.env']!, /KL_NET_PEER/, 'one guest: no peer');
+  const b = jobFiles({ ...job, net: { role: 'b', pair: true } })['job.env']!;
+  t.regex(b, /^KL_NET_ADDR='10\.77\.0\.2\/24'$/m);
+  t.regex(b, /^KL_NET_PEER='10\.77\.0\.1'$/m);
+  t.regex(b, /^KL_ROLE='b'$/m);
   t.is(f.skip, "fused/probe\tneeds patch feature 'fused' (run with --patch fused)\nfused/odd\ta tab and a newline\n");
 });
 

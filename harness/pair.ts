@@ -1,0 +1,256 @@
+// Two guests of one kernel and one image on one private link (suites with "network": "pair"):
+// two QEMU processes joined by unix datagram sockets, each with its own run directory
+// (console.log, KTAP and status streams), and a control port each (kl.ctl) through which
+// the host holds the barriers of two-guest tests. A guest that ends before its agent is
+// done (panic, hang, QEMU gone) ends the other: the run gets a verdict, never a wait.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { agentFinished, GUEST_NET, type Role } from './agent.ts';
+import { oneLine } from './errors.ts';
+import type { Recorder } from './exec.ts';
+import { log } from './log.ts';
+import type { QmpMonitor } from './qmp.ts';
+import { boot, type BootLimits, type BootOutcome, type BootSpec } from './stages/qemu.ts';
+import type { CrashRecord, TestRecord, TestStatus } from './types.ts';
+
+const BARRIER_LINE = /^barrier (\S{1,200}) (\S{1,64})$/;
+const LINK_LINE = /^link (down|up) (\S{1,200})$/;
+const KILL_LINE = /^kill-peer (\S{1,200})$/;
+const LEAVE_LINE = /^leave (\S{1,200})$/;
+
+/** What the host does for a guest's request: its own link, or the other guest's QEMU. */
+export interface PairActions {
+  setLink(role: Role, up: boolean): Promise<void>;
+  killPeer(role: Role, test: string): Promise<void>;
+}
+
+/**
+ * The control port of two-guest tests (kl.ctl). Lines are untrusted: anything else is
+ * ignored, and names are only compared, never used as file names.
+ * - `barrier <suite/test> <tag>`: once the other guest has written the same line, both get
+ *   `go <suite/test> <tag>`; a guest whose peer has ended gets `gone ...`. The guest bounds
+ *   its own wait.
+ * - `link down|up <suite/test>`: the host takes this guest's link down or up (QMP set_link,
+ *   as a pulled cable); answered `link down|up <suite/test> ok` or `... error <why>`.
+ * - `kill-peer <suite/test>`: the host kills the other guest's QEMU (a machine lost mid-test);
+ *   answered `kill-peer <suite/test> ok` once it is gone.
+ * - `leave <suite/test>`: the guest's test ended (passed or not): the other guest's barriers
+ *   of that test are answered `gone` from now on, so a failure on one side fails the other
+ *   at once instead of at its barrier's timeout.
+ */
+export class Barriers {
+  private socks: Partial<Record<Role, net.Socket>> = {};
+  private waiting = new Map<string, Role>();
+  private ended = new Set<Role>();
+  private left = new Set<string>(); // `${role} ${test}`
+  readonly log: string[] = [];
+
+  constructor(private readonly actions?: PairActions) {}
+
+  attach(role: Role, sock: net.Socket): void {
+    this.socks[role] = sock;
+    sock.on('error', () => {});
+    const rl = readline.createInterface({ input: sock });
+    rl.on('line', (line) => this.line(role, line.replace(/\r$/, '')));
+  }
+
+  line(role: Role, line: string): void {
+    const l = LINK_LINE.exec(line);
+    const k = KILL_LINE.exec(line);
+    if ((l || k) && this.actions) {
+      this.note(`${role}: ${line}`);
+      const act = l ? this.actions.setLink(role, l[1] === 'up') : this.actions.killPeer(role, k![1]!);
+      void act.then(
+        () => this.send(role, `${line} ok`),
+        (err: unknown) => this.send(role, `${line} error ${oneLine(err).slice(0, 200)}`),
+      );
+      return;
+    }
+    const lv = LEAVE_LINE.exec(line);
+    if (lv) {
+      this.note(`${role}: left ${lv[1]}`);
+      this.left.add(`${role} ${lv[1]}`);
+      for (const [key, who] of this.waiting) {
+        if (who === role || !key.startsWith(`${lv[1]} `)) continue;
+        this.waiting.delete(key);
+        this.send(who, `gone ${key}`);
+      }
+      return;
+    }
+    const m = BARRIER_LINE.exec(line);
+    if (!m) {
+      this.note(`${role}: ignored ${JSON.stringify(line.slice(0, 80))}`);
+      return;
+    }
+    const key = `${m[1]} ${m[2]}`;
+    const other: Role = role === 'a' ? 'b' : 'a';
+    this.note(`${role}: at ${key}`);
+    if (this.ended.has(other) || this.left.has(`${other} ${m[1]}`)) return this.send(role, `gone ${key}`);
+    if (this.waiting.get(key) === other) {
+      this.waiting.delete(key);
+      this.send('a', `go ${key}`);
+      this.send('b', `go ${key}`);
+    } else this.waiting.set(key, role);
+  }
+
+  /** A guest ended: whoever waits for it hears so now. */
+  end(role: Role): void {
+    this.ended.add(role);
+    for (const [key, who] of this.waiting) {
+      if (who === role) continue;
+      this.waiting.delete(key);
+      this.send(who, `gone ${key}`);
+    }
+  }
+
+  private send(role: Role, line: string): void {
+    this.note(`-> ${role}: ${line}`);
+    const s = this.socks[role];
+    if (s && !s.destroyed) s.write(`${line}\n`);
+  }
+
+  private note(s: string): void {
+    if (this.log.length < 10_000) this.log.push(s);
+  }
+
+  close(): void {
+    for (const s of Object.values(this.socks)) s?.destroy();
+  }
+}
+
+/** Connect to a guest's kl.ctl socket once QEMU has made it (it exists from QEMU's start). */
+async function connectCtl(file: string, stillBooting: () => boolean): Promise<net.Socket | null> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until && stillBooting()) {
+    if (fs.existsSync(file)) {
+      const s = await new Promise<net.Socket | null>((resolve) => {
+        const c = net.createConnection(file);
+        c.once('connect', () => resolve(c));
+        c.once('error', () => resolve(null));
+      });
+      if (s) return s;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
+}
+
+export interface PairOutcome {
+  a: BootOutcome;
+  b: BootOutcome;
+  /** the guest whose early end stopped the other, and how it ended */
+  first?: { role: Role; ended: BootOutcome['ended'] };
+  /** the guest the other had killed (kill-peer), and in which test */
+  killed?: { role: Role; test: string };
+}
+
+/**
+ * Boot guest a and guest b (their specs differ in run directory and job), on one link.
+ * Sockets go in a short private directory (UNIX socket paths are limited to 108 bytes).
+ */
+export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, limits: BootLimits, signal?: AbortSignal): Promise<PairOutcome> {
+  const dir = rec.dryRun ? '/tmp/kl-pair.XXXXXX' : fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
+  const full = (role: Role): BootSpec => {
+    const other: Role = role === 'a' ? 'b' : 'a';
+    return { ...specs[role], net: { mac: GUEST_NET[role].mac, link: { local: path.join(dir, `${role}.link`), remote: path.join(dir, `${other}.link`) } }, ctl: path.join(dir, `${role}.ctl`), onQmp: (m) => (qmp[role] = m) };
+  };
+  const stops: Record<Role, AbortController> = { a: new AbortController(), b: new AbortController() };
+  const qmp: Partial<Record<Role, QmpMonitor>> = {};
+  const ended: Partial<Record<Role, Promise<unknown>>> = {};
+  const killed: Partial<Record<Role, string>> = {}; // killed at the other guest's request, in that test
+  const barriers = new Barriers({
+    setLink: async (role, up) => {
+      const m = qmp[role];
+      if (!m) throw new Error('no QMP connection to this guest');
+      await m.command('set_link', { name: 'n0', up });
+    },
+    killPeer: async (role, test) => {
+      const other: Role = role === 'a' ? 'b' : 'a';
+      // b's results stop where it was killed; a's carry the run on
+      if (role !== 'a') throw new Error('only guest a may ask for its peer to be killed');
+      if (!running[other]) throw new Error(`guest ${other} is not running`);
+      killed[other] = test;
+      log(`guest ${role} asked, in ${test}, for guest ${other} to be killed: killing its QEMU`);
+      stops[other].abort();
+      await ended[other];
+    },
+  });
+  const onAbort = () => (stops.a.abort(), stops.b.abort());
+  signal?.addEventListener('abort', onAbort);
+  let first: PairOutcome['first'];
+  const running: Record<Role, boolean> = { a: true, b: true };
+  try {
+    const one = async (role: Role): Promise<BootOutcome> => {
+      const other: Role = role === 'a' ? 'b' : 'a';
+      const spec = full(role);
+      const ctl = rec.dryRun ? Promise.resolve(null) : connectCtl(spec.ctl!, () => running[role]).then((s) => (s ? barriers.attach(role, s) : log(`guest ${role}: no control connection (kl.ctl); its barriers will time out`)));
+      try {
+        const booting = boot(rec, spec, limits, stops[role].signal);
+        ended[role] = booting.catch(() => {});
+        const o = await booting;
+        const done = rec.dryRun || agentFinished(readOr(path.join(spec.runDir, 'status.raw')));
+        if (!done && running[other] && !first && !killed[role]) {
+          first = { role, ended: o.ended };
+          log(`guest ${role} ended (${o.ended}) before its agent finished: stopping guest ${other}`);
+          stops[other].abort();
+        }
+        return o;
+      } catch (err) {
+        if (running[other] && !first && !killed[role]) {
+          first = { role, ended: 'qemu-error' };
+          log(`guest ${role} failed (${oneLine(err)}): stopping guest ${other}`);
+          stops[other].abort();
+        }
+        throw err;
+      } finally {
+        running[role] = false;
+        barriers.end(role);
+        await ctl.catch(() => {});
+      }
+    };
+    const [a, b] = await Promise.all([one('a'), one('b')]);
+    if (!rec.dryRun) fs.writeFileSync(path.join(specs.a.runDir, 'barriers.log'), `${barriers.log.join('\n')}\n`);
+    return { a, b, ...(first ? { first } : {}), ...(killed.b ? { killed: { role: 'b' as const, test: killed.b } } : killed.a ? { killed: { role: 'a' as const, test: killed.a } } : {}) };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    barriers.close();
+    if (!rec.dryRun) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readOr(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+const WORST: TestStatus[] = ['fail', 'timeout', 'error', 'flaky', 'skip', 'pass'];
+
+/**
+ * One record per test from both guests' results: a two-guest test takes the worse of its
+ * two statuses (its reason names guest b when b's was worse); guest b's kernel reports are
+ * marked as b's and charged to b's test.
+ */
+export function mergeGuests(a: { tests: TestRecord[]; crashes: CrashRecord[] }, b: { tests: TestRecord[]; crashes: CrashRecord[] }, twoGuestTests: string[], killedB?: string): { tests: TestRecord[]; crashes: CrashRecord[] } {
+  // guest b killed at a's request (kill-peer) in a test: its results from that test on are
+  // what the test did to it, not a verdict on it
+  const from = killedB ? twoGuestTests.indexOf(killedB) : -1;
+  const counted = new Set(from >= 0 ? twoGuestTests.slice(0, from) : twoGuestTests);
+  const fromB = new Map(b.tests.filter((t) => counted.has(`${t.suite}/${t.name}`)).map((t) => [`${t.suite}/${t.name}`, t]));
+  const tests = a.tests.map((t) => {
+    const other = fromB.get(`${t.suite}/${t.name}`);
+    if (!other) return killedB === `${t.suite}/${t.name}` ? { ...t, guests: { a: t.status, b: 'killed' as const } } : t;
+    const merged: TestRecord = { ...t, guests: { a: t.status, b: other.status } };
+    if (WORST.indexOf(other.status) < WORST.indexOf(t.status)) {
+      merged.status = other.status;
+      merged.reason = `guest b: ${other.reason ?? other.status}`;
+    }
+    return merged;
+  });
+  return { tests, crashes: [...a.crashes, ...b.crashes.map((c) => ({ ...c, guest: 'b' as const }))] };
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# bw.sh rxe|siw write|read [SIZE]: perftest's ib_write_bw / ib_read_bw between a server
+# and a client in one guest over the provider on eth0 (connection through the RDMA CM, -R),
+# SIZE-byte messages: both sides finish and report a bandwidth above zero. Under TCG the
+# figure says nothing about RDMA speed; rdma-perf compares it with TCP on the same link.
+. ./rdma_lib.sh
+P=$(provider_arg "$1")
+case "$2" in write | read) OP=$2 ;; *) kl_fail "usage: $0 rxe|siw write|read [SIZE] (got '$2')" ;; esac
+SIZE=${3:-65536}
+link_add "$P"
+PORT=18515
+ITERS=200
+
+"ib_${OP}_bw" -d "$DEV" -R -F -p $PORT -s "$SIZE" -n $ITERS >"$T/server" 2>&1 &
+SRV=$!
+BG_PIDS="$SRV"
+wait_listen $PORT "$(scaled 10)" $SRV || kl_fail "$P: ib_${OP}_bw server not listening after $(scaled 10) s: $(tr '\n' ' ' <"$T/server" | cut -c1-300)"
+timeout "$(scaled 60)" "ib_${OP}_bw" -d "$DEV" -R -F -p $PORT -s "$SIZE" -n $ITERS "$KL_ADDR" >"$T/client" 2>&1 ||
+	kl_fail "$P: ib_${OP}_bw client: $(tail -n 5 "$T/client" | tr '\n' ' ' | cut -c1-300)"
+i=0
+while kill -0 $SRV 2>/dev/null && [ $i -lt "$(scaled 10)" ]; do sleep 1; i=$((i + 1)); done
+kill -0 $SRV 2>/dev/null && kl_fail "$P: ib_${OP}_bw server still running after the client finished"
+wait $SRV || kl_fail "$P: ib_${OP}_bw server failed: $(tail -n 5 "$T/server" | tr '\n' ' ' | cut -c1-300)"
+BG_PIDS=""
+# The result line: #bytes #iterations BW-peak BW-average MsgRate (MB/s)
+line=$(awk -v s="$SIZE" '$1 == s && NF >= 5 { print; exit }' "$T/client")
+[ -n "$line" ] || kl_fail "$P: ib_${OP}_bw client printed no result line for $SIZE B: $(tail -n 4 "$T/client" | tr '\n' ' ')"
+avg=$(echo "$line" | awk '{ print $4 }')
+awk -v a="$avg" 'BEGIN { exit !(a > 0) }' || kl_fail "$P: ib_${OP}_bw average bandwidth '$avg' MB/s"
+kl_info "$P: ib_${OP}_bw $SIZE B x $ITERS: $avg MB/s average (TCG)"
+exit 0

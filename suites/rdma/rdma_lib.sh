@@ -1,0 +1,152 @@
+# Sourced by the rdma suite's test scripts (busybox sh). Not a test itself.
+#
+# One soft RDMA device per test, on eth0 (the agent gives it KL_ADDR when the suite asks
+# for a network): rdma_rxe (RoCE v2) or siw (iWARP). The device is deleted on exit,
+# whatever happened; every wait is bounded and scaled by KL_SCALE (4 under TCG).
+
+T=${KL_TMP:-/tmp}
+SCALE=${KL_SCALE:-1}
+DEV=""
+BG_PIDS=""
+
+kl_fail() { echo "FAIL: $*"; exit 1; }
+kl_skip() { echo "SKIP: $*"; exit 4; }
+kl_info() { echo "$*"; }
+
+scaled() { echo $(($1 * ${SCALE%%.*})); }
+
+LINK_DOWN=
+rdma_cleanup() {
+	for p in $BG_PIDS; do kill -9 "$p" 2>/dev/null; done
+	[ -n "$DEV" ] && rdma link delete "$DEV" 2>/dev/null
+	# two guests: a cable this test pulled goes back in, and the other guest stops waiting
+	# at this test's barriers (the host answers them `gone`)
+	if [ -n "$KL_ROLE" ] && [ -n "$KL_PEER" ]; then
+		for p in /sys/class/virtio-ports/*; do
+			[ "$(cat "$p/name" 2>/dev/null)" = kl.ctl ] || continue
+			[ -n "$LINK_DOWN" ] && echo "link up $KL_SUITE/$KL_TEST" >"/dev/${p##*/}"
+			echo "leave $KL_SUITE/$KL_TEST" >"/dev/${p##*/}"
+		done
+	fi
+	return 0
+}
+trap rdma_cleanup EXIT
+
+# provider_arg rxe|siw: the soft RDMA driver a test runs on.
+provider_arg() {
+	case "$1" in
+	rxe | siw) echo "$1" ;;
+	*) kl_fail "usage: $0 rxe|siw (got '$1')" ;;
+	esac
+}
+
+# link_add rxe|siw: attach the provider to eth0 as <provider>0, wait for its port to be
+# ACTIVE (ibv_devinfo), set DEV.
+link_add() {
+	[ -n "$KL_ADDR" ] || kl_fail "eth0 has no address (KL_ADDR unset): the agent did not set up the guest's NIC"
+	rdma link add "$1"0 type "$1" netdev eth0 2>"$T/link.err" ||
+		kl_fail "rdma link add $1""0 type $1 netdev eth0: $(cat "$T/link.err")"
+	DEV=$1"0"
+	i=0
+	while [ $i -lt "$(scaled 10)" ]; do
+		ibv_devinfo -d "$DEV" 2>/dev/null | grep -q 'state:[[:space:]]*PORT_ACTIVE' && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	kl_fail "$DEV: port not PORT_ACTIVE after $(scaled 10) s: $(ibv_devinfo -d "$DEV" 2>&1 | grep -E 'state|hca_id' | tr -s ' \t\n' ' ')"
+}
+
+# wait_listen PORT SECONDS [PID]: until an RDMA CM listener on PORT exists (rdma resource
+# show cm_id: state LISTEN), or the server PID has exited. Servers' own output is no sign:
+# to a file it is block-buffered.
+wait_listen() {
+	i=0
+	while [ $i -lt "$2" ]; do
+		[ -n "$3" ] && ! kill -0 "$3" 2>/dev/null && return 1
+		rdma resource show cm_id 2>/dev/null | grep "state LISTEN" | grep -q ":$1 " && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+wait_file_has() {
+	i=0
+	while [ $i -lt "$3" ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# kl_barrier TAG [SECONDS]: two guests only: wait until the other guest reaches the same
+# barrier of this test (the host holds it: kl.ctl, harness/pair.ts). Fails if the other
+# guest ended or did not come in time.
+kl_barrier() {
+	bt=${2:-$(scaled 30)}
+	bport=
+	for p in /sys/class/virtio-ports/*; do
+		[ "$(cat "$p/name" 2>/dev/null)" = kl.ctl ] && bport=/dev/${p##*/}
+	done
+	[ -n "$bport" ] || kl_fail "barrier $1: no kl.ctl port (this guest runs alone)"
+	exec 5<>"$bport"
+	echo "barrier $KL_SUITE/$KL_TEST $1" >&5
+	bend=$(($(date +%s) + bt))
+	while :; do
+		left=$((bend - $(date +%s)))
+		if [ $left -le 0 ]; then
+			exec 5<&-
+			kl_fail "barrier $1: guest $( [ "$KL_ROLE" = a ] && echo b || echo a) did not get there within $bt s"
+		fi
+		if IFS= read -r -t "$left" reply <&5; then
+			case "$reply" in
+			"go $KL_SUITE/$KL_TEST $1") exec 5<&-; return 0 ;;
+			"gone $KL_SUITE/$KL_TEST $1") exec 5<&-; kl_fail "barrier $1: the other guest ended" ;;
+			esac
+		else
+			sleep 1
+		fi
+	done
+}
+
+# need_pair: the test runs on both guests (KL_ROLE a or b, KL_PEER the other's address).
+need_pair() {
+	[ -n "$KL_PEER" ] && [ -n "$KL_ROLE" ] || kl_fail "a two-guest test without a peer (KL_ROLE='$KL_ROLE' KL_PEER='$KL_PEER')"
+}
+
+# kl_ctl REQUEST [SECONDS]: two guests only: ask the host for REQUEST (`link down|up`, this
+# guest's cable; `kill-peer`, the other guest's QEMU) in this test, and wait for its answer.
+kl_ctl() {
+	cport=
+	for p in /sys/class/virtio-ports/*; do
+		[ "$(cat "$p/name" 2>/dev/null)" = kl.ctl ] && cport=/dev/${p##*/}
+	done
+	[ -n "$cport" ] || kl_fail "$1: no kl.ctl port (this guest runs alone)"
+	exec 6<>"$cport"
+	echo "$1 $KL_SUITE/$KL_TEST" >&6
+	cend=$(($(date +%s) + ${2:-$(scaled 30)}))
+	while [ "$(date +%s)" -lt $cend ]; do
+		if IFS= read -r -t 5 creply <&6; then
+			case "$creply" in
+			"$1 $KL_SUITE/$KL_TEST ok") exec 6<&-; return 0 ;;
+			"$1 $KL_SUITE/$KL_TEST error "*) exec 6<&-; kl_fail "host refused '$1': ${creply#"$1 $KL_SUITE/$KL_TEST error "}" ;;
+			esac
+		fi
+	done
+	exec 6<&-
+	kl_fail "host did not answer '$1' in time"
+}
+
+# wait_exit PID SECONDS: until PID has exited (its status in WAIT_RC), or fail.
+wait_exit() {
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		[ $i -ge "$2" ] && return 1
+		sleep 1
+		i=$((i + 1))
+	done
+	wait "$1"
+	WAIT_RC=$?
+	return 0
+}

@@ -1,0 +1,57 @@
+// Soft RDMA in the lab: rdma_rxe and siw on the guests' virtio-net NICs, one guest and two
+// guests on one private link, on the unpatched base. Real kernels, real QEMU, real rping data
+// verification.
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { loadSuite } from '../../harness/catalog.ts';
+import { lab } from './helpers.ts';
+
+test.serial('rdma: rxe and siw come up on the NIC; one guest and two guests on one link pass rping with verification and perftest; an unreachable peer fails; nothing leaves QEMU', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', 'rdma']);
+  t.is(r.exitCode, 0, `${r.stdout}\n${r.stderr.split('\n').slice(-30).join('\n')}`);
+  const run = r.run!;
+  t.is(run.status, 'pass', run.reason);
+  const suite = loadSuite('rdma');
+  const byName = new Map(run.tests.filter((x) => x.suite === 'rdma').map((x) => [x.name, x]));
+  t.is(byName.size, suite.tests.length, 'every test of the suite reported once');
+  for (const want of suite.tests) {
+    const got = byName.get(want.name);
+    t.is(got?.status, 'pass', `${want.name}: ${got?.status} ${got?.reason ?? ''}`);
+    // a two-guest test passed on both guests; the others ran on guest a alone
+    if (want.guests === 2) t.deepEqual(got?.guests, { a: 'pass', b: 'pass' }, want.name);
+    else t.is(got?.guests, undefined, want.name);
+  }
+  for (const p of ['rxe', 'siw']) {
+    for (const k of ['link_up', 'rping_verify_4k', 'rping_verify_64k', 'write_bw_64k', 'read_bw_64k', 'unreachable_peer_fails', 'rping_pair_4k', 'write_bw_pair_64k']) t.true(byName.has(`${k}_${p}`), `${k}_${p} is in the suite`);
+  }
+  t.true(byName.has('read_bw_pair_64k_rxe'));
+  // Both guests' files, each guest with its own console and streams.
+  t.like(run.guestB, { dir: 'guest-b', ended: 'poweroff' });
+  t.is(run.guestB!.stoppedBy, undefined);
+  for (const f of ['console.log', 'ktap.raw', 'status.raw']) {
+    t.true(fs.existsSync(path.join(r.dir!, f)), `guest a ${f}`);
+    t.true(fs.existsSync(path.join(r.dir!, 'guest-b', f)), `guest b ${f}`);
+  }
+  // guest b ran the two-guest tests: its KTAP has them passing and the rest skipped as a's
+  const ktapB = fs.readFileSync(path.join(r.dir!, 'guest-b', 'ktap.raw'), 'utf8');
+  t.regex(ktapB, /^ {4}ok \d+ rping_pair_4k_siw$/m);
+  t.regex(ktapB, /^ {4}ok \d+ link_up_rxe # SKIP runs on guest a alone$/m);
+  // the barriers met: a and b got "go" for each two-guest test's "listening"
+  const barriers = fs.readFileSync(path.join(r.dir!, 'barriers.log'), 'utf8');
+  t.regex(barriers, /-> a: go rdma\/rping_pair_4k_rxe listening/);
+  t.regex(barriers, /-> b: go rdma\/write_bw_pair_64k_siw done/);
+  // The config the suite asked for, built in.
+  const config = fs.readFileSync(path.join(r.dir!, 'config'), 'utf8');
+  for (const sym of ['CONFIG_VIRTIO_NET', 'CONFIG_INFINIBAND', 'CONFIG_INFINIBAND_USER_ACCESS', 'CONFIG_RDMA_RXE', 'CONFIG_RDMA_SIW']) t.regex(config, new RegExp(`^${sym}=y$`, 'm'));
+  // Nothing leaves QEMU: the two guests' NICs are the two ends of one pair of unix datagram sockets.
+  // (run.json keeps each command as one line)
+  const qemus = (run.commands as unknown as string[]).map((c) => c.split(' ')).filter((c) => c[0] === 'qemu-system-x86_64');
+  t.is(qemus.length, 2, 'two guests booted');
+  const netdevs = qemus.map((c) => c[c.indexOf('-netdev') + 1]!);
+  for (const n of netdevs) t.regex(n, /^dgram,id=n0,local\.type=unix,local\.path=\S+,remote\.type=unix,remote\.path=\S+$/);
+  const ends = netdevs.map((n) => /local\.path=([^,]+),remote\.type=unix,remote\.path=(\S+)$/.exec(n)!.slice(1));
+  t.is(ends[0]![0], ends[1]![1], "a's socket is b's remote");
+  t.is(ends[0]![1], ends[1]![0], "b's socket is a's remote");
+  t.regex(fs.readFileSync(path.join(r.dir!, 'summary.md'), 'utf8'), /two guests on one link: guest a's files here, guest b's in guest-b\//);
+});

@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import test from 'ava';
+import { Barriers, mergeGuests } from '../../harness/pair.ts';
+import { loadSuite, loadSuiteFrom } from '../../harness/catalog.ts';
+import type { CrashRecord, TestRecord } from '../../harness/types.ts';
+
+/** A guest's end of its kl.ctl port: a real UNIX socket pair through a listening server. */
+async function ctlPair(dir: string, name: string): Promise<{ host: net.Socket; guest: net.Socket; lines: string[] }> {
+  const file = path.join(dir, name);
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(file, r));
+  const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+  const guest = net.createConnection(file);
+  const host = await accepted;
+  server.close();
+  const lines: string[] = [];
+  readline.createInterface({ input: guest }).on('line', (l) => lines.push(l));
+  return { host, guest, lines };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+test('barriers: both guests hear go only once both are there; a guest that ended or left the test makes the other hear gone; other lines are ignored', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
+  const b = new Barriers();
+  const ga = await ctlPair(dir, 'a');
+  const gb = await ctlPair(dir, 'b');
+  b.attach('a', ga.host);
+  b.attach('b', gb.host);
+  ga.guest.write('barrier rdma/x listening\n');
+  await settle();
+  t.deepEqual(ga.lines, [], 'a waits alone: no answer yet');
+  gb.guest.write('barrier rdma/x other-tag\n'); // not the same barrier
+  await settle();
+  t.deepEqual(ga.lines, []);
+  gb.guest.write('barrier rdma/x listening\n');
+  await settle();
+  t.deepEqual(ga.lines, ['go rdma/x listening']);
+  t.deepEqual(gb.lines, ['go rdma/x listening']);
+  gb.guest.write('rm -rf /\nbarrier ../../etc passwd extra\n');
+  await settle();
+  t.is(b.log.filter((l) => l.includes('ignored')).length, 2, 'lines that are not barriers are ignored');
+  // b still waits at other-tag; a ends: b hears gone for it, and a's later barrier from b is answered gone at once
+  b.end('a');
+  await settle();
+  t.deepEqual(gb.lines.slice(1), ['gone rdma/x other-tag']);
+  gb.guest.write('barrier rdma/y start\n');
+  await settle();
+  t.deepEqual(gb.lines.slice(2), ['gone rdma/y start']);
+  // a's test ends (it failed before its barrier): b waiting in it hears gone now, and later
+  const gc = await ctlPair(dir, 'c');
+  const gd = await ctlPair(dir, 'd');
+  const b2 = new Barriers();
+  b2.attach('a', gc.host);
+  b2.attach('b', gd.host);
+  gd.guest.write('barrier rdma/z done\n');
+  await settle();
+  gc.guest.write('leave rdma/z\n');
+  await settle();
+  t.deepEqual(gd.lines, ['gone rdma/z done']);
+  gd.guest.write('barrier rdma/z again\n');
+  await settle();
+  t.deepEqual(gd.lines, ['gone rdma/z done', 'gone rdma/z again']);
+  b2.close();
+  gc.guest.destroy();
+  gd.guest.destroy();
+  b.close();
+  ga.guest.destroy();
+  gb.guest.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const rec = (name: string, status: TestRecord['status'], reason?: string): TestRecord => ({ suite: 'rdma', name, status, durationS: 1, ...(reason ? { reason } : {}) });
+
+test('two guests merge: a two-guest test takes the worse status and says it was guest b; b\'s one-guest skips are dropped; b\'s reports are marked b\'s', (t) => {
+  const crashB = { type: 'BUG', title: 'BUG: KASAN in rxe_x', test: 'rdma/pair_bad', fatal: false, corrupted: false, report: '', line: 1, count: 1 } as CrashRecord;
+  const m = mergeGuests(
+    { tests: [rec('pair_ok', 'pass'), rec('pair_bad', 'pass'), rec('alone', 'pass')], crashes: [] },
+    { tests: [rec('pair_ok', 'pass'), rec('pair_bad', 'fail', 'rping server exited 1'), rec('alone', 'skip', 'runs on guest a alone')], crashes: [crashB] },
+    ['rdma/pair_ok', 'rdma/pair_bad'],
+  );
+  const by = Object.fromEntries(m.tests.map((x) => [x.name, x]));
+  t.is(m.tests.length, 3);
+  t.like(by.pair_ok, { status: 'pass', guests: { a: 'pass', b: 'pass' } });
+  t.like(by.pair_bad, { status: 'fail', reason: 'guest b: rping server exited 1', guests: { a: 'pass', b: 'fail' } });
+  t.like(by.alone, { status: 'pass' });
+  t.is(by.alone!.guests, undefined);
+  t.is(m.crashes.length, 1);
+  t.is(m.crashes[0]!.guest, 'b');
+  t.is(m.crashes[0]!.test, 'rdma/pair_bad');
+  // b killed at a's request in pair_bad: b's results from there on are not counted
+  const k = mergeGuests({ tests: [rec('pair_ok', 'pass'), rec('pair_bad', 'pass')], crashes: [] }, { tests: [rec('pair_ok', 'pass'), rec('pair_bad', 'error', 'guest stopped during this test')], crashes: [] }, ['rdma/pair_ok', 'rdma/pair_bad'], 'rdma/pair_bad');
+  t.like(k.tests[1], { status: 'pass', guests: { a: 'pass', b: 'killed' } });
+  t.like(k.tests[0], { status: 'pass', guests: { a: 'pass', b: 'pass' } });
+});
+
+test('a pair suite lists its two-guest tests first; a two-guest test needs "network": "pair"', (t) => {
+  const s = loadSuite('rdma');
+  t.is(s.network, 'pair');
+  const firstOne = s.tests.findIndex((x) => x.guests !== 2);
+  t.true(firstOne > 0, 'the rdma suite has two-guest tests, first');
+  t.false(s.tests.slice(firstOne).some((x) => x.guests === 2));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-suite-'));
+  const name = 'pairish';
+  try {
+    const base = { description: 'x', requires: { config: [], features: [] }, tests: [] as unknown[] };
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...base, network: 'pair', tests: [{ name: 'one', cmd: 'true' }, { name: 'two', cmd: 'true', guests: 2 }] }));
+    t.throws(() => loadSuiteFrom(name, dir), { message: /two-guest test 'two' comes after one-guest test 'one'/ });
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...base, tests: [{ name: 'two', cmd: 'true', guests: 2 }] }));
+    t.throws(() => loadSuiteFrom(name, dir), { message: /asks for two guests, the suite has no "network": "pair"/ });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
