@@ -7,12 +7,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { agentFinished, GUEST_NET, type Role } from './agent.ts';
 import { oneLine } from './errors.ts';
 import type { Recorder } from './exec.ts';
 import { log } from './log.ts';
-import type { QmpMonitor } from './qmp.ts';
+import { connectUnix, type QmpMonitor } from './qmp.ts';
 import { boot, type BootLimits, type BootOutcome, type BootSpec } from './stages/qemu.ts';
 import type { CrashRecord, TestRecord, TestStatus } from './types.ts';
 
@@ -53,8 +52,20 @@ export class Barriers {
   attach(role: Role, sock: net.Socket): void {
     this.socks[role] = sock;
     sock.on('error', () => {});
-    const rl = readline.createInterface({ input: sock });
-    rl.on('line', (line) => this.line(role, line.replace(/\r$/, '')));
+    // The guest's lines, bounded: a guest that sends 64 KiB without a newline is cut off.
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        this.line(role, buf.slice(0, nl).replace(/\r$/, ''));
+        buf = buf.slice(nl + 1);
+      }
+      if (buf.length > 1 << 16) {
+        this.note(`${role}: a line over 64 KiB: control port closed`);
+        sock.destroy();
+      }
+    });
   }
 
   line(role: Role, line: string): void {
@@ -121,23 +132,6 @@ export class Barriers {
   }
 }
 
-/** Connect to a guest's kl.ctl socket once QEMU has made it (it exists from QEMU's start). */
-async function connectCtl(file: string, stillBooting: () => boolean): Promise<net.Socket | null> {
-  const until = Date.now() + 30_000;
-  while (Date.now() < until && stillBooting()) {
-    if (fs.existsSync(file)) {
-      const s = await new Promise<net.Socket | null>((resolve) => {
-        const c = net.createConnection(file);
-        c.once('connect', () => resolve(c));
-        c.once('error', () => resolve(null));
-      });
-      if (s) return s;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return null;
-}
-
 export interface PairOutcome {
   a: BootOutcome;
   b: BootOutcome;
@@ -186,7 +180,12 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
     const one = async (role: Role): Promise<BootOutcome> => {
       const other: Role = role === 'a' ? 'b' : 'a';
       const spec = full(role);
-      const ctl = rec.dryRun ? Promise.resolve(null) : connectCtl(spec.ctl!, () => running[role]).then((s) => (s ? barriers.attach(role, s) : log(`guest ${role}: no control connection (kl.ctl); its barriers will time out`)));
+      const ctl = rec.dryRun
+        ? Promise.resolve()
+        : connectUnix(spec.ctl!, () => !running[role], 30_000).then(
+            (s) => barriers.attach(role, s),
+            (err: unknown) => log(`guest ${role}: no control connection (kl.ctl: ${oneLine(err)}); its barriers will time out`),
+          );
       try {
         const booting = boot(rec, spec, limits, stops[role].signal);
         ended[role] = booting.catch(() => {});

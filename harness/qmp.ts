@@ -17,26 +17,35 @@ export interface QmpMonitor {
 }
 
 /**
+ * Connect to a UNIX socket QEMU listens on (QMP, a chardev), retrying while QEMU has not
+ * created it yet, up to connectMs or until gone() says QEMU has ended.
+ */
+export async function connectUnix(socket: string, gone: () => boolean = () => false, connectMs = 10_000): Promise<net.Socket> {
+  const until = Date.now() + connectMs;
+  for (;;) {
+    try {
+      return await new Promise<net.Socket>((resolve, reject) => {
+        const c = net.createConnection(socket);
+        c.once('connect', () => resolve(c));
+        c.once('error', reject);
+      });
+    } catch (err) {
+      if (Date.now() > until || gone()) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/**
  * Connect to QEMU's QMP socket (retrying while QEMU has not created it yet, up to
  * connectMs), negotiate capabilities and hand every event to onEvent. QEMU serves one QMP
  * client per socket: every command of the boot goes through this connection.
  */
 export async function openQmp(socket: string, onEvent: (e: QmpEvent) => void, gone: () => boolean = () => false, connectMs = 10_000): Promise<QmpMonitor> {
   const until = Date.now() + connectMs;
-  let s: net.Socket;
-  for (;;) {
-    try {
-      s = await new Promise<net.Socket>((resolve, reject) => {
-        const c = net.createConnection(socket);
-        c.once('connect', () => resolve(c));
-        c.once('error', reject);
-      });
-      break;
-    } catch (err) {
-      if (Date.now() > until || gone()) throw new Error(`QMP at ${socket}: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const s = await connectUnix(socket, gone, connectMs).catch((err: Error) => {
+    throw new Error(`QMP at ${socket}: ${err.message}`);
+  });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let nextId = 1;
   let closed: Error | null = null;

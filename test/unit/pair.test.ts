@@ -116,3 +116,31 @@ test('a pair suite lists its two-guest tests first; a two-guest test needs "netw
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('control port: link down|up and kill-peer reach the host actions with the asking guest, and are answered ok or with the error; a line over 64 KiB closes the port', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
+  const calls: string[] = [];
+  const b = new Barriers({
+    setLink: async (role, up) => void calls.push(`${role} link ${up ? 'up' : 'down'}`),
+    killPeer: async (role, test) => {
+      calls.push(`${role} kill-peer ${test}`);
+      throw new Error('guest b is not running');
+    },
+  });
+  const ga = await ctlPair(dir, 'a');
+  const gb = await ctlPair(dir, 'b');
+  b.attach('a', ga.host);
+  b.attach('b', gb.host);
+  ga.guest.write('link down rdma/flap\nlink up rdma/flap\nkill-peer rdma/kill\n');
+  await settle();
+  t.deepEqual(calls, ['a link down', 'a link up', 'a kill-peer rdma/kill']);
+  t.deepEqual(ga.lines, ['link down rdma/flap ok', 'link up rdma/flap ok', 'kill-peer rdma/kill error guest b is not running']);
+  t.deepEqual(gb.lines, [], 'the other guest hears nothing of it');
+  const closed = new Promise((r) => gb.guest.once('close', r));
+  gb.guest.write('x'.repeat(70_000));
+  await closed;
+  t.true(b.log.some((l) => l.includes('b: a line over 64 KiB')));
+  b.close();
+  ga.guest.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
