@@ -22,10 +22,6 @@ while kill -0 $SRV 2>/dev/null && [ $i -lt "$(scaled 10)" ]; do sleep 1; i=$((i 
 kill -0 $SRV 2>/dev/null && kl_fail "$P: ib_${OP}_bw server still running after the client finished"
 wait $SRV || kl_fail "$P: ib_${OP}_bw server failed: $(tail -n 5 "$T/server" | tr '\n' ' ' | cut -c1-300)"
 BG_PIDS=""
-# The result line: #bytes #iterations BW-peak BW-average MsgRate (MB/s)
-line=$(awk -v s="$SIZE" '$1 == s && NF >= 5 { print; exit }' "$T/client")
-[ -n "$line" ] || kl_fail "$P: ib_${OP}_bw client printed no result line for $SIZE B: $(tail -n 4 "$T/client" | tr '\n' ' ')"
-avg=$(echo "$line" | awk '{ print $4 }')
-awk -v a="$avg" 'BEGIN { exit !(a > 0) }' || kl_fail "$P: ib_${OP}_bw average bandwidth '$avg' MB/s"
+avg=$(bw_average "$T/client" "$SIZE") || { echo "$avg"; exit 1; } # its FAIL line
 kl_info "$P: ib_${OP}_bw $SIZE B x $ITERS: $avg MB/s average (TCG)"
 exit 0

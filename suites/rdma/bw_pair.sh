@@ -30,9 +30,6 @@ timeout "$(scaled 60)" "ib_${OP}_bw" -d "$DEV" -R -F -p $PORT -s "$SIZE" -n $ITE
 rc=$?
 kl_barrier done
 [ $rc = 0 ] || kl_fail "$P: ib_${OP}_bw client on a to $KL_PEER: exit $rc: $(tail -n 5 "$T/client" | tr '\n' ' ' | cut -c1-300)"
-line=$(awk -v s="$SIZE" '$1 == s && NF >= 5 { print; exit }' "$T/client")
-[ -n "$line" ] || kl_fail "$P: ib_${OP}_bw client printed no result line for $SIZE B: $(tail -n 4 "$T/client" | tr '\n' ' ')"
-avg=$(echo "$line" | awk '{ print $4 }')
-awk -v a="$avg" 'BEGIN { exit !(a > 0) }' || kl_fail "$P: ib_${OP}_bw average bandwidth '$avg' MB/s"
+avg=$(bw_average "$T/client" "$SIZE") || { echo "$avg"; exit 1; } # its FAIL line
 kl_info "$P: ib_${OP}_bw a -> b $SIZE B x $ITERS: $avg MB/s average (TCG)"
 exit 0

@@ -70,14 +70,14 @@ wait_listen() {
 	return 1
 }
 
-wait_file_has() {
-	i=0
-	while [ $i -lt "$3" ]; do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 1
-		i=$((i + 1))
-	done
-	return 1
+# bw_average FILE SIZE: the average MB/s of perftest's result line for SIZE-byte messages
+# (#bytes #iterations BW-peak BW-average MsgRate); fails without one, or at 0.
+bw_average() {
+	bw_line=$(awk -v s="$2" '$1 == s && NF >= 5 { print; exit }' "$1")
+	[ -n "$bw_line" ] || kl_fail "$P: no perftest result line for $2 B: $(tail -n 4 "$1" | tr '\n' ' ')"
+	bw_avg=$(echo "$bw_line" | awk '{ print $4 }')
+	awk -v a="$bw_avg" 'BEGIN { exit !(a > 0) }' || kl_fail "$P: perftest average bandwidth '$bw_avg' MB/s"
+	echo "$bw_avg"
 }
 
 # kl_barrier TAG [SECONDS]: two guests only: wait until the other guest reaches the same
