@@ -49,6 +49,8 @@ export interface Job {
 }
 
 export type Role = 'a' | 'b';
+/** The other guest of a pair. */
+export const peerOf = (r: Role): Role => (r === 'a' ? 'b' : 'a');
 /**
  * The guests' NICs when a suite asks for a network: address (KL_ADDR in tests; the other
  * guest's is KL_PEER), MAC, MTU. A single guest is a.
@@ -94,7 +96,7 @@ export function jobFiles(job: Job): Record<string, string> {
     env.KL_NET_ADDR = `${me.addr}/${GUEST_NET.prefix}`;
     env.KL_NET_MTU = String(GUEST_NET.mtu);
     env.KL_ROLE = job.net.role;
-    if (job.net.pair) env.KL_NET_PEER = GUEST_NET[job.net.role === 'a' ? 'b' : 'a'].addr;
+    if (job.net.pair) env.KL_NET_PEER = GUEST_NET[peerOf(job.net.role)].addr;
   }
   if (job.exec) {
     env.KL_EXEC = Buffer.from(job.exec.command).toString('base64');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { agentFinished, GUEST_NET, type Role } from './agent.ts';
+import { agentFinished, GUEST_NET, peerOf, type Role } from './agent.ts';
 import { oneLine } from './errors.ts';
 import type { Recorder } from './exec.ts';
 import { log } from './log.ts';
@@ -97,7 +97,7 @@ export class Barriers {
       return;
     }
     const key = `${m[1]} ${m[2]}`;
-    const other: Role = role === 'a' ? 'b' : 'a';
+    const other = peerOf(role);
     this.note(`${role}: at ${key}`);
     if (this.ended.has(other) || this.left.has(`${other} ${m[1]}`)) return this.send(role, `gone ${key}`);
     if (this.waiting.get(key) === other) {
@@ -137,8 +137,8 @@ export interface PairOutcome {
   b: BootOutcome;
   /** the guest whose early end stopped the other, and how it ended */
   first?: { role: Role; ended: BootOutcome['ended'] };
-  /** the guest the other had killed (kill-peer), and in which test */
-  killed?: { role: Role; test: string };
+  /** guest b was killed at a's request (kill-peer) in this test */
+  killedB?: string;
 }
 
 /**
@@ -147,14 +147,16 @@ export interface PairOutcome {
  */
 export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, limits: BootLimits, signal?: AbortSignal): Promise<PairOutcome> {
   const dir = rec.dryRun ? '/tmp/kl-pair.XXXXXX' : fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
-  const full = (role: Role): BootSpec => {
-    const other: Role = role === 'a' ? 'b' : 'a';
-    return { ...specs[role], net: { mac: GUEST_NET[role].mac, link: { local: path.join(dir, `${role}.link`), remote: path.join(dir, `${other}.link`) } }, ctl: path.join(dir, `${role}.ctl`), onQmp: (m) => (qmp[role] = m) };
-  };
+  const full = (role: Role): BootSpec => ({
+    ...specs[role],
+    net: { mac: GUEST_NET[role].mac, link: { local: path.join(dir, `${role}.link`), remote: path.join(dir, `${peerOf(role)}.link`) } },
+    ctl: path.join(dir, `${role}.ctl`),
+    onQmp: (m) => (qmp[role] = m),
+  });
   const stops: Record<Role, AbortController> = { a: new AbortController(), b: new AbortController() };
   const qmp: Partial<Record<Role, QmpMonitor>> = {};
   const ended: Partial<Record<Role, Promise<unknown>>> = {};
-  const killed: Partial<Record<Role, string>> = {}; // killed at the other guest's request, in that test
+  let killedB: string | undefined; // b killed at a's request, in that test (only a may ask)
   const barriers = new Barriers({
     setLink: async (role, up) => {
       const m = qmp[role];
@@ -162,14 +164,13 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
       await m.command('set_link', { name: 'n0', up });
     },
     killPeer: async (role, test) => {
-      const other: Role = role === 'a' ? 'b' : 'a';
       // b's results stop where it was killed; a's carry the run on
       if (role !== 'a') throw new Error('only guest a may ask for its peer to be killed');
-      if (!running[other]) throw new Error(`guest ${other} is not running`);
-      killed[other] = test;
-      log(`guest ${role} asked, in ${test}, for guest ${other} to be killed: killing its QEMU`);
-      stops[other].abort();
-      await ended[other];
+      if (!running.b) throw new Error('guest b is not running');
+      killedB = test;
+      log(`guest a asked, in ${test}, for guest b to be killed: killing its QEMU`);
+      stops.b.abort();
+      await ended.b;
     },
   });
   const onAbort = () => (stops.a.abort(), stops.b.abort());
@@ -178,7 +179,8 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
   const running: Record<Role, boolean> = { a: true, b: true };
   try {
     const one = async (role: Role): Promise<BootOutcome> => {
-      const other: Role = role === 'a' ? 'b' : 'a';
+      const other = peerOf(role);
+      const killed = () => role === 'b' && killedB !== undefined;
       const spec = full(role);
       const ctl = rec.dryRun
         ? Promise.resolve()
@@ -191,14 +193,14 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
         ended[role] = booting.catch(() => {});
         const o = await booting;
         const done = rec.dryRun || agentFinished(readOr(path.join(spec.runDir, 'status.raw')));
-        if (!done && running[other] && !first && !killed[role]) {
+        if (!done && running[other] && !first && !killed()) {
           first = { role, ended: o.ended };
           log(`guest ${role} ended (${o.ended}) before its agent finished: stopping guest ${other}`);
           stops[other].abort();
         }
         return o;
       } catch (err) {
-        if (running[other] && !first && !killed[role]) {
+        if (running[other] && !first && !killed()) {
           first = { role, ended: 'qemu-error' };
           log(`guest ${role} failed (${oneLine(err)}): stopping guest ${other}`);
           stops[other].abort();
@@ -212,7 +214,7 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
     };
     const [a, b] = await Promise.all([one('a'), one('b')]);
     if (!rec.dryRun) fs.writeFileSync(path.join(specs.a.runDir, 'barriers.log'), `${barriers.log.join('\n')}\n`);
-    return { a, b, ...(first ? { first } : {}), ...(killed.b ? { killed: { role: 'b' as const, test: killed.b } } : killed.a ? { killed: { role: 'a' as const, test: killed.a } } : {}) };
+    return { a, b, ...(first ? { first } : {}), ...(killedB !== undefined ? { killedB } : {}) };
   } finally {
     signal?.removeEventListener('abort', onAbort);
     barriers.close();

@@ -238,12 +238,12 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       if (!pairOutcome) return resultsStage({ ...resultsIn, dir, tests, outcome });
       const a = resultsStage({ ...resultsIn, dir, tests, outcome: pairOutcome.a });
       const b = resultsStage({ ...resultsIn, dir: dirB, tests: testsB, outcome: pairOutcome.b });
-      const killed = pairOutcome.killed;
-      const merged = mergeGuests(a, b, twoGuestList, killed?.test);
-      const done = agentFinished(fs.readFileSync(path.join(dir, 'status.raw'), 'utf8')) && (killed !== undefined || agentFinished(fs.readFileSync(path.join(dirB, 'status.raw'), 'utf8')));
+      const killedB = pairOutcome.killedB;
+      const merged = mergeGuests(a, b, twoGuestList, killedB);
+      const done = agentFinished(fs.readFileSync(path.join(dir, 'status.raw'), 'utf8')) && (killedB !== undefined || agentFinished(fs.readFileSync(path.join(dirB, 'status.raw'), 'utf8')));
       const v = verdict(merged.tests, merged.crashes, outcome, done, opts.failOnFlaky ?? false);
       const first = pairOutcome.first;
-      rec.guestB = { dir: 'guest-b', ended: killed ? `killed at guest a's request in ${killed.test}` : pairOutcome.b.ended, ...(first ? { stoppedBy: `guest ${first.role} ended (${first.ended}) before its agent finished` } : {}) };
+      rec.guestB = { dir: 'guest-b', ended: killedB !== undefined ? `killed at guest a's request in ${killedB}` : pairOutcome.b.ended, ...(first ? { stoppedBy: `guest ${first.role} ended (${first.ended}) before its agent finished` } : {}) };
       const postmortem = a.postmortem ?? b.postmortem;
       return { ...merged, knownIssues: a.knownIssues.map((k, i) => ({ ...k, seen: k.seen || (b.knownIssues[i]?.seen ?? false) })), status: v.status, reason: first ? `guest ${first.role}: ${v.reason}` : v.reason, ...(postmortem ? { postmortem } : {}) };
     });
