@@ -2,7 +2,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The bundle `npm run lab` runs (scripts/lab.mjs) lives outside harness/ and is told where
+// the checkout is; run from source, this file's place says.
+declare const __KL_REPO_ROOT__: string | undefined;
+export const repoRoot = typeof __KL_REPO_ROOT__ === 'string' ? __KL_REPO_ROOT__ : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const cacheRoot = process.env.KERNEL_LAB_CACHE ?? path.join(os.homedir(), '.cache', 'kernel-lab');
 
 export const paths = {

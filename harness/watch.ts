@@ -46,7 +46,8 @@ const IGNORED = /(^|\/)(\.git|kl-out[^/]*|\.tmp_[^/]*)(\/|$)|\.(o|a|ko|mod|mod\.
 export async function watchRuns(runArgs: string[], watched: string[], opts: { quietMs?: number; out?: NodeJS.WritableStream } = {}): Promise<number> {
   const out = opts.out ?? process.stdout;
   const quietMs = opts.quietMs ?? 400;
-  const cli = path.join(paths.repoRoot, 'harness', 'cli.ts');
+  // Each run is a fresh `npm run lab` (the launcher bundles the sources again if watch saw them change).
+  const cli = path.join(paths.repoRoot, 'scripts', 'lab.mjs');
   let child: ResultPromise | null = null;
   let pending: string | null = 'start';
   let stopping = false;
@@ -92,7 +93,7 @@ export async function watchRuns(runArgs: string[], watched: string[], opts: { qu
       pending = null;
       n++;
       const t0 = Date.now();
-      child = execa(process.execPath, ['--import=tsx', cli, ...runArgs], { cwd: process.cwd(), reject: false, stdout: 'pipe', stderr: 'inherit', stdin: 'ignore' });
+      child = execa(process.execPath, [cli, ...runArgs], { cwd: process.cwd(), reject: false, stdout: 'pipe', stderr: 'inherit', stdin: 'ignore' });
       const r = await child;
       child = null;
       if (stopping) break;

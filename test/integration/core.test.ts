@@ -122,7 +122,7 @@ test.serial('an interrupted run stops QEMU, keeps its results as incomplete and 
   const { execa } = await import('execa');
   const { repoRoot } = await import('../../harness/paths.ts');
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-results-'));
-  const proc = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results], { reject: false, cwd: repoRoot });
+  const proc = execa('node', [path.join(repoRoot, 'scripts', 'lab.mjs'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results], { reject: false, cwd: repoRoot });
   // Wait until the guest runs the command, then interrupt as a CI runner would.
   const started = Date.now();
   while (Date.now() - started < 180_000) {
@@ -142,7 +142,7 @@ test.serial('a harness killed with SIGKILL mid-boot leaves no QEMU running', asy
   const { execa } = await import('execa');
   const { repoRoot } = await import('../../harness/paths.ts');
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-sigkill-'));
-  const proc = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results], { reject: false, cwd: repoRoot });
+  const proc = execa('node', [path.join(repoRoot, 'scripts', 'lab.mjs'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results], { reject: false, cwd: repoRoot });
   const qemus = () =>
     fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try {

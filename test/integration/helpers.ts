@@ -19,7 +19,7 @@ export async function lab(args: string[], timeoutMs = 60 * 60_000): Promise<LabR
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-results-'));
   const t0 = Date.now();
   const extra = ['triage', 'list', 'bundle', 'rebase-check', 'export-series', 'reply'].includes(args[0] ?? '') ? [] : ['--results', results];
-  const r = await execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), ...args, ...extra], {
+  const r = await execa('node', [path.join(repoRoot, 'scripts', 'lab.mjs'), ...args, ...extra], {
     cwd: repoRoot,
     reject: false,
     timeout: timeoutMs,

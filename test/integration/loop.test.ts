@@ -79,7 +79,7 @@ test.serial('watch: a verdict now, one more run after a burst of saves (the new 
   if (!built.dir) return t.fail('needs the revisions the test before it built');
   fs.writeFileSync(built.patch, built.v1);
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-watch-'));
-  const w = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), 'watch', '--patch', built.dir, '--suite', 'smoke', '--results', results], { cwd: repoRoot, reject: false, buffer: true });
+  const w = execa('node', [path.join(repoRoot, 'scripts', 'lab.mjs'), 'watch', '--patch', built.dir, '--suite', 'smoke', '--results', results], { cwd: repoRoot, reject: false, buffer: true });
   let out = '';
   w.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   const verdicts = () => out.split('\n').filter((l) => l.startsWith('[watch '));

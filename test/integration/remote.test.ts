@@ -171,7 +171,7 @@ test.serial('the run\'s time limit kills the remote QEMU and removes its scratch
 /** Start a remote run of a guest command that never ends; resolves once the guest runs it. */
 async function startHangingRun(t: { log: (s: string) => void }, remote = remoteArgs(), env: Record<string, string> = {}) {
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-results-'));
-  const proc = execa('node', ['--import=tsx', path.join(repoRoot, 'harness', 'cli.ts'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results, ...remote], { reject: false, cwd: repoRoot, env });
+  const proc = execa('node', [path.join(repoRoot, 'scripts', 'lab.mjs'), '--patch', 'none', '--exec', 'sleep 1000', '--results', results, ...remote], { reject: false, cwd: repoRoot, env });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const started = Date.now();
