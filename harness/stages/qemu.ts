@@ -84,7 +84,13 @@ export interface BootSpec {
   onQmp?: (m: QmpMonitor) => void;
 }
 
+/** A value inside a QEMU option list (`path=...,server=on`): its commas doubled, as QEMU reads them. */
+export function qemuOptValue(v: string): string {
+  return v.replace(/,/g, ',,');
+}
+
 export function qemuArgv(b: BootSpec): string[] {
+  const q = qemuOptValue;
   const cmdline = [
     'console=ttyS0,115200',
     'panic=-1',
@@ -116,24 +122,25 @@ export function qemuArgv(b: BootSpec): string[] {
     '-append', cmdline.join(' '),
     '-serial', 'stdio',
     '-device', 'virtio-serial-pci,id=vser0',
-    '-chardev', `file,id=klktap,path=${path.join(b.runDir, 'ktap.raw')}`,
+    // A run directory may have a comma in its path (--results /tmp/res-fused,ublk-zc).
+    '-chardev', `file,id=klktap,path=${q(path.join(b.runDir, 'ktap.raw'))}`,
     '-device', `virtserialport,bus=vser0.0,chardev=klktap,name=${PORTS.ktap}`,
-    '-chardev', `file,id=klstatus,path=${path.join(b.runDir, 'status.raw')}`,
+    '-chardev', `file,id=klstatus,path=${q(path.join(b.runDir, 'status.raw'))}`,
     '-device', `virtserialport,bus=vser0.0,chardev=klstatus,name=${PORTS.status}`,
-    '-drive', `file=${path.join(b.runDir, 'scratch.img')},format=raw,if=virtio,cache=unsafe`,
+    '-drive', `file=${q(path.join(b.runDir, 'scratch.img'))},format=raw,if=virtio,cache=unsafe`,
     '-device', 'virtio-rng-pci',
     // One guest: a hub of its own. Two: one private link, a datagram socket each way
     // (either guest may start first), which no host network is on either.
     ...(b.net
       ? [
           '-netdev',
-          b.net.link ? `dgram,id=n0,local.type=unix,local.path=${b.net.link.local},remote.type=unix,remote.path=${b.net.link.remote}` : 'hubport,id=n0,hubid=0',
+          b.net.link ? `dgram,id=n0,local.type=unix,local.path=${q(b.net.link.local)},remote.type=unix,remote.path=${q(b.net.link.remote)}` : 'hubport,id=n0,hubid=0',
           '-device',
           `virtio-net-pci,netdev=n0,mac=${b.net.mac}`,
         ]
       : []),
-    ...(b.ctl ? ['-chardev', `socket,id=klctl,path=${b.ctl},server=on,wait=off`, '-device', `virtserialport,bus=vser0.0,chardev=klctl,name=${PORTS.ctl}`] : []),
-    ...(b.qmp ? ['-qmp', `unix:${b.qmp},server=on,wait=off`] : []),
+    ...(b.ctl ? ['-chardev', `socket,id=klctl,path=${q(b.ctl)},server=on,wait=off`, '-device', `virtserialport,bus=vser0.0,chardev=klctl,name=${PORTS.ctl}`] : []),
+    ...(b.qmp ? ['-qmp', `unix:${q(b.qmp)},server=on,wait=off`] : []),
     // pvpanic tells QEMU of the panic, which pauses the guest (not reset: -no-reboot would
     // end QEMU) so that its memory can be dumped; vmcoreinfo tells the dump's reader where
     // the kernel is.

@@ -63,3 +63,14 @@ test('summary.md: where the dump is and how to open it, and the tasks that matte
   t.regex(gone, /Not kept: removed: the run passed\./);
   t.regex(gone, /drgn could not read it: drgn exited 1: x/);
 });
+
+test('paths inside QEMU option lists have their commas doubled (a results dir named res-fused,ublk-zc)', (t) => {
+  const a = qemuArgv({ ...spec, runDir: '/tmp/res-fused,ublk-zc/run', qmp: '/tmp/q,1/qmp', ctl: '/tmp/c,1/ctl', net: { mac: '52:54:00:4b:4c:01', link: { local: '/tmp/l,a', remote: '/tmp/l,b' } } });
+  t.true(a.includes('file,id=klktap,path=/tmp/res-fused,,ublk-zc/run/ktap.raw'), a.join(' '));
+  t.true(a.includes('file,id=klstatus,path=/tmp/res-fused,,ublk-zc/run/status.raw'));
+  t.true(a.includes('file=/tmp/res-fused,,ublk-zc/run/scratch.img,format=raw,if=virtio,cache=unsafe'));
+  t.true(a.includes('unix:/tmp/q,,1/qmp,server=on,wait=off'));
+  t.true(a.includes('socket,id=klctl,path=/tmp/c,,1/ctl,server=on,wait=off'));
+  t.true(a.includes('dgram,id=n0,local.type=unix,local.path=/tmp/l,,a,remote.type=unix,remote.path=/tmp/l,,b'));
+  t.is(a[a.indexOf('-kernel') + 1], 'bz', 'plain arguments are not option lists');
+});
