@@ -184,6 +184,13 @@ const manifestSchema = z
     // guests of the same kernel and image joined by one private link (unix datagram
     // sockets in the run); a test with "guests": 2 runs on both at once, the others on a.
     network: z.enum(['single', 'pair']).optional(),
+    // Files and directories of the tested kernel's tree the suite builds from (the
+    // kernel's own selftests): make gets KSRC=<tree>, and their content is part of the
+    // suite's cache key, so a patch to them rebuilds the suite.
+    kernelSources: z.array(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/, 'a path inside the kernel tree').refine((p) => !p.split('/').includes('..'), 'a path inside the kernel tree')).default([]),
+    // "ktap": each test prints KTAP of its own (a kselftest program); its results are kept
+    // as the test's subtests, compared against the base too, as they are.
+    output: z.enum(['plain', 'ktap']).default('plain'),
     bench: z.boolean().default(false),
     tests: z.array(testSchema).min(1),
   })
@@ -206,6 +213,22 @@ export function listSuites(): string[] {
 
 export function loadSuite(name: string): Suite {
   return loadSuiteFrom(name, path.join(paths.suites, name));
+}
+
+/**
+ * What --suite names: an in-tree suite by name, or a suite directory of one's own by path
+ * (anything with a '/': ./my-suite, /abs/dir). Its name is the directory's; it must not
+ * shadow an in-tree suite.
+ */
+export function resolveSuite(spec: string): Suite {
+  if (!spec.includes('/')) return loadSuite(spec);
+  const dir = path.resolve(spec);
+  const name = path.basename(dir);
+  if (!fs.existsSync(path.join(dir, 'manifest.json'))) throw new UsageError(`--suite ${spec}: no manifest.json in ${dir}`, 'a suite directory holds manifest.json and a Makefile (suites/README.md)');
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new UsageError(`--suite ${spec}: a suite's directory name is its name, and '${name}' is not [A-Za-z0-9_-]`, 'rename the directory');
+  if (listSuites().includes(name) && path.resolve(paths.suites, name) !== dir) throw new UsageError(`--suite ${spec}: the lab has a suite named '${name}' already`, 'rename the directory');
+  if (!fs.existsSync(path.join(dir, 'Makefile'))) throw new UsageError(`--suite ${spec}: no Makefile in ${dir}`, 'a suite directory holds manifest.json and a Makefile (suites/README.md)');
+  return loadSuiteFrom(name, dir);
 }
 
 /** A suite from its directory (the project's suites/<name>, or a test's). */

@@ -284,7 +284,7 @@ async function main(argv: string[]): Promise<number> {
           : 'Build a patched kernel, boot it in QEMU, run the suites, report a verdict.',
     )
     .option('--patch <sets>', 'none, set names (comma-separated), or a path to an mbox or patch directory', csv)
-    .option('--suite <suites>', 'suites to run (default: smoke,uring + each set\'s suites)', csv)
+    .option('--suite <suites>', 'suites to run, by name or a suite directory of your own (./dir) (default: smoke,uring + each set\'s suites)', csv)
     .option('--exec <command>', 'run this shell command in the guest instead of suites')
     .option('--config <fragment>', 'extra Kconfig fragment (repeatable)', collect, [])
     .option('--config-item <CONFIG_X=y>', 'extra Kconfig item (repeatable)', collect, [])

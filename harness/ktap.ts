@@ -1,7 +1,7 @@
 // KTAP parser for the agent's stream: one subtest per suite, one result line per test.
 // Lines that are not KTAP (console noise, partial writes) are ignored, as KTAP allows.
 import { KTAP_BOOT_TAINT_LINE, KTAP_DURATION_LINE, KTAP_START_LINE } from './agent.ts';
-import type { TestRecord, TestStatus } from './types.ts';
+import type { SubtestRecord, TestRecord, TestStatus } from './types.ts';
 
 export interface ParsedKtap {
   tests: TestRecord[];
@@ -80,4 +80,48 @@ export function parseKtap(text: string): ParsedKtap {
     if (body.startsWith('#') && running) log.push(body.replace(/^#\s?/, ''));
   }
   return { tests, complete: topPlan !== null && topResults >= topPlan, running, bootTaint };
+}
+
+/**
+ * The KTAP a test printed of its own (a kselftest program: `ok 3 desc`, `not ok 4 desc #
+ * SKIP why`), taken as it is: one record per top-level result line of its output, with the
+ * comment that opened it (kselftest's `# [RUN] ...`) as its context. Nested results and
+ * anything that is not KTAP are ignored. The output is the guest's: untrusted, bounded.
+ */
+export function parseSubtests(log: string[]): SubtestRecord[] {
+  const out: SubtestRecord[] = [];
+  let context: string | undefined;
+  for (const line of log) {
+    const m = /^(ok|not ok)\s+(\d+)\s+(?:-\s+)?([^#]*?)\s*(?:#\s*(.*))?$/.exec(line);
+    if (m) {
+      const directive = (m[4] ?? '').trim();
+      let status: SubtestRecord['status'] = m[1] === 'ok' ? 'pass' : 'fail';
+      let reason: string | undefined;
+      const d = /^(SKIP|XFAIL|TODO)\b\s*(.*)$/i.exec(directive);
+      if (d) {
+        status = d[1]!.toUpperCase() === 'SKIP' ? 'skip' : 'xfail';
+        reason = d[2] || undefined;
+      } else if (directive) reason = directive;
+      out.push({ n: Number(m[2]), name: m[3]!.slice(0, 200), status, ...(reason ? { reason: reason.slice(0, 200) } : {}), ...(context ? { context } : {}) });
+      context = undefined;
+      if (out.length >= 10000) break;
+      continue;
+    }
+    if (/^(\d+\.\.\d+|(K)?TAP version \d+)/.test(line)) {
+      context = undefined; // what came before the plan introduced no subtest
+      continue;
+    }
+    // The comment that opened the case: the first since the last result, or kselftest's
+    // '[RUN] ...' line over anything printed before it.
+    const c = /^#\s*(.*\S)/.exec(line);
+    if (c && (context === undefined || (/^\[RUN\]/.test(c[1]!) && !/^\[RUN\]/.test(context))) && !/^(Planned tests|Totals:)/.test(c[1]!)) context = c[1]!.slice(0, 200);
+  }
+  return out;
+}
+
+/** Counts of a test's subtests by status, e.g. `212 pass, 40 skip`. */
+export function subtestCounts(subs: SubtestRecord[]): string {
+  const n = new Map<string, number>();
+  for (const s of subs) n.set(s.status, (n.get(s.status) ?? 0) + 1);
+  return ['pass', 'fail', 'xfail', 'skip'].filter((k) => n.has(k)).map((k) => `${n.get(k)} ${k}`).join(', ');
 }

@@ -17,7 +17,7 @@ import { plan, testPlan, type Plan, type TestPlan } from './plan.ts';
 import { connectRemote } from './remote.ts';
 import { buildStage } from './stages/build.ts';
 import { configStage } from './stages/config.ts';
-import { imageStage, jobInitrd } from './stages/image.ts';
+import { imageStage, jobInitrd, snapshotKernelSources } from './stages/image.ts';
 import { patchesStage, patchTree } from './stages/patches.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
 import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, resultsStage, verdict, writeReports, writeRunJson } from './stages/results.ts';
@@ -135,7 +135,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     // per tree (another revision of the series would be checked out under this one's make,
     // another run's --config-item values would rewrite its .config).
     const variant = { debug: opts.debug, kmemleak: opts.kmemleak ?? false, ...(opts.clean ? { clean: true } : {}) };
-    const { patched, cfg, build } = await withLock(treeUseLock(patchTree(src, p.sets)), async () => {
+    const { patched, cfg, build, ksrc } = await withLock(treeUseLock(patchTree(src, p.sets)), async () => {
       const patched = await timed(rec, 'patches', () => patchesStage(r, src, p.sets)).catch((err: unknown) => {
         // A reviewer's series that does not apply to the lab's base (exit 2, the patch named):
         // say which revision it was and what the series says it is on.
@@ -156,7 +156,9 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       if (opts.clean && !opts.dryRun) {
         for (const e of fs.readdirSync(cfg.outDir)) if (e !== 'kl-fragments') fs.rmSync(path.join(cfg.outDir, e), { recursive: true, force: true });
       }
-      return { patched, cfg, build };
+      // The tree's own sources a suite builds from (kselftests), taken while the tree is ours.
+      const ksrc = opts.dryRun ? null : snapshotKernelSources(patched.tree, p.suites);
+      return { patched, cfg, build, ksrc };
     });
     interrupted();
     rec.kernel = {
@@ -173,7 +175,9 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       ...(opts.clean ? { clean: { configMatchesCache: cfg.matchesCache ?? null, replacedBuild: build.replaced !== undefined, sameVmlinux: build.replaced?.sameVmlinux ?? null } } : {}),
     };
     if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
-    const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog, p.suites.map((s) => s.name)));
+    const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog, ksrc, p.suites)).finally(() => {
+      if (ksrc) fs.rmSync(ksrc, { recursive: true, force: true });
+    });
     interrupted();
     // This run added to the cache: drop what no run has used for longest (prune.ts).
     if (!opts.dryRun && (!build.cached || !image.cached)) await pruneCache();
@@ -262,7 +266,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       log('--compare-baseline: the same run on the unpatched base');
       // The same suites as the patched run, on exactly the same base version.
       const sameBase = rec.base?.debian ? { base: rec.base.debian.asked === 'installed' ? 'installed' : rec.base.debian.version } : {};
-      const base = await runLab({ ...opts, ...sameBase, patch: [], suites: opts.exec === null ? rec.suites : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'), host);
+      const base = await runLab({ ...opts, ...sameBase, patch: [], suites: opts.exec === null ? (opts.suites ?? rec.suites) : null, compareBaseline: false, label: 'baseline' }, signal, path.join(dir, 'baseline'), host);
       rec.baseline = { runDir: base.record.dir, status: base.record.status, ...compareRuns(rec, base.record) };
     }
     writeReports(rec);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { plannedTests, type PlannedTest } from './agent.ts';
 import { commonPin, parseBaseOption, type BaseRequest } from './base.ts';
-import { dropRepeatedPatches, loadPatchSet, loadSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
+import { dropRepeatedPatches, loadPatchSet, resolveSuite, unmetRequirement, type PatchSet, type Suite } from './catalog.ts';
 import { UsageError } from './errors.ts';
 import { loadKnownIssues } from './judge.ts';
 import { parseConfigItem, parseFragment } from './kconfig.ts';
@@ -47,7 +47,7 @@ export function plan(opts: RunOptions): Plan {
   if (opts.exec === null) {
     suiteNames = opts.suites ?? [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => s.defaultSuites)])];
   }
-  const suites = suiteNames.map(loadSuite);
+  const suites = suiteNames.map(resolveSuite);
   const pairSuite = suites.find((s) => s.network === 'pair');
   if (pairSuite && remote) throw new UsageError(`suite ${pairSuite.name} boots two guests on one link, which --remote does not do`, 'run it here, without --remote');
   const fragments: FragmentInput[] = fragmentFiles({ debug: opts.debug, kmemleak: opts.kmemleak ?? false });

@@ -145,7 +145,10 @@ export function replyText(rec: RunRecord, from: string): string {
     else {
       b.push('Tests whose status differs from the unpatched base:', '');
       const w = Math.min(56, Math.max(...rec.baseline.differences.map((d) => d.test.length)));
-      for (const d of rec.baseline.differences) b.push(cut(`  ${d.test.padEnd(w)}  ${d.base} -> ${d.patched}`));
+      for (const d of rec.baseline.differences) {
+        b.push(cut(`  ${d.test.padEnd(w)}  ${d.base} -> ${d.patched}`));
+        if (d.context) b.push(cut(`    ${d.context}`));
+      }
       b.push('');
     }
   } else if (rec.kernel?.patches.length) b.push(...wrap('(No run on the unpatched base: rerun with --compare-baseline for the difference.)'), '');

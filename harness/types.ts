@@ -69,6 +69,18 @@ export interface TestRecord {
   known?: KnownIssue; // an expected failure from the known-issues list: it does not fail the run
   /** A two-guest test: each guest's own status (status is the worse of the two). */
   guests?: { a: TestStatus; b: TestStatus | 'killed' };
+  /** What a test that prints KTAP of its own reported (a suite with "output": "ktap"). */
+  subtests?: SubtestRecord[];
+  subtestPlan?: number; // the plan (1..N) it printed, when it printed one
+}
+
+/** One result line of a test's own KTAP (a kselftest program's `ok 3 desc`), as it is. */
+export interface SubtestRecord {
+  n: number;
+  name: string; // the result line's description (kselftest prints the outcome here)
+  status: 'pass' | 'fail' | 'skip' | 'xfail';
+  reason?: string; // the directive's text (SKIP why, or what followed '#')
+  context?: string; // the comment that opened it: kselftest's '[RUN] what is tested'
 }
 
 export interface KnownIssue {
@@ -149,7 +161,8 @@ export interface RemoteRecord {
 }
 
 export interface BaselineDiff {
-  test: string;
-  patched: TestStatus | 'absent';
-  base: TestStatus | 'absent';
+  test: string; // suite/name, or suite/name #n for a subtest of a test's own KTAP
+  patched: TestStatus | SubtestRecord['status'] | 'absent';
+  base: TestStatus | SubtestRecord['status'] | 'absent';
+  context?: string; // a subtest's: what it tests, and its outcome's description on each side
 }

@@ -29,7 +29,7 @@ export function watchedPaths(o: WatchInputs, setNames: string[], defaultSuites: 
   for (const f of o.configFragments) out.add(path.resolve(f));
   if (o.knownIssues) out.add(path.resolve(o.knownIssues));
   else out.add(path.join(paths.suites, 'known-issues.json'));
-  for (const s of o.suites ?? defaultSuites) out.add(path.join(paths.suites, s));
+  for (const s of o.suites ?? defaultSuites) out.add(s.includes('/') ? path.resolve(s) : path.join(paths.suites, s));
   out.add(path.join(paths.suites, 'include'));
   if (o.kernelSrc && fs.existsSync(o.kernelSrc) && fs.statSync(o.kernelSrc).isDirectory()) out.add(path.resolve(o.kernelSrc));
   return [...out].filter((p) => fs.existsSync(p)).sort();

@@ -61,6 +61,11 @@ const cells = [
         ...(sets.length ? [{ name: `liburing:${stack}`, args: ['--patch', stack, '--suite', 'liburing', '--compare-baseline'] }] : []),
       ]
     : []),
+  // The kernel's own mm selftests that pin memory through io_uring (cow, gup_longterm),
+  // each set alone and the stack against the base: a table of subtests that changed.
+  ...(suites.includes('kselftest-mm')
+    ? [...sets, ...(sets.length > 1 ? [stack] : [])].map((p) => ({ name: `kselftest-mm:${p}`, args: ['--patch', p, '--suite', 'kselftest-mm', '--compare-baseline'] }))
+    : []),
 ];
 
 /** A dump kept as a plain kdump file; with stuckIn, the post-mortem names a D-state task there. */

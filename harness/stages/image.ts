@@ -107,6 +107,35 @@ export function suiteSourceHash(suite: { name: string; dir: string }): string {
   return h.digest('hex');
 }
 
+/**
+ * The parts of the tested kernel's tree the given suites build from (their kernelSources),
+ * copied into a fresh temporary dir that make gets as KSRC. The pipeline takes the copy
+ * while it holds the tree, so the suites build the revision this run built even if the
+ * next run checks out another one. Null when no suite needs one; the caller removes it.
+ */
+export function snapshotKernelSources(tree: string, suites: Pick<Suite, 'kernelSources'>[]): string | null {
+  const rels = [...new Set(suites.flatMap((s) => s.kernelSources))].sort();
+  if (rels.length === 0) return null;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-ksrc-'));
+  for (const rel of rels) {
+    const from = path.join(tree, rel);
+    if (!fs.existsSync(from)) continue; // absent in this tree: the suite's build says what it misses
+    fs.cpSync(from, path.join(dir, rel), { recursive: true, dereference: true });
+  }
+  return dir;
+}
+
+/** The parts of the tested kernel's tree a suite builds from (its kernelSources), by content. */
+export function kernelSourcesHash(tree: string, rels: string[]): string {
+  const h = crypto.createHash('sha256');
+  for (const rel of [...rels].sort()) {
+    const p = path.join(tree, rel);
+    const st = fs.statSync(p, { throwIfNoEntry: false });
+    h.update(`${rel}:${!st ? 'absent' : st.isDirectory() ? dirHash(p) : crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')}\n`);
+  }
+  return h.digest('hex');
+}
+
 interface SuiteBuild {
   out: string | null; // the built suite, with its plan files; null: it failed to build
   error?: string;
@@ -117,8 +146,8 @@ interface SuiteBuild {
  * One suite built against these headers, from the suite cache when its sources, the
  * headers and the toolchain are the same: a patch that leaves the uAPI alone rebuilds no suite.
  */
-async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: string, logFile: string): Promise<SuiteBuild> {
-  const key = crypto.createHash('sha256').update([SUITE_RECIPE, s.name, suiteSourceHash(s), hdrHash, await suiteToolchain()].join('\n')).digest('hex').slice(0, 20);
+async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: string, logFile: string, ksrc: string | null, ksrcHash: string): Promise<SuiteBuild> {
+  const key = crypto.createHash('sha256').update([SUITE_RECIPE, s.name, suiteSourceHash(s), hdrHash, ...(ksrcHash ? [ksrcHash] : []), await suiteToolchain()].join('\n')).digest('hex').slice(0, 20);
   const dir = path.join(paths.suiteCache, `${s.name}-${key}`);
   const status = path.join(dir, 'status.json');
   return withLock(`suite-${s.name}-${key}`, async () => {
@@ -140,8 +169,8 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
     fs.rmSync(tmp, { recursive: true, force: true });
     const out = path.join(tmp, 'out');
     fs.mkdirSync(out, { recursive: true });
-    const r = await run(rec, ['make', '-C', s.dir, `O=${out}`, `KHDR=${path.join(buildDir, 'headers')}`, `-j${os.availableParallelism()}`], {});
-    fs.appendFileSync(logFile, `\n$ make -C ${s.dir} O=${out}\n${r.stdout}\n${r.stderr}\n`);
+    const r = await run(rec, ['make', '-C', s.dir, `O=${out}`, `KHDR=${path.join(buildDir, 'headers')}`, ...(ksrc && s.kernelSources.length > 0 ? [`KSRC=${ksrc}`] : []), `-j${os.availableParallelism()}`], {});
+    fs.appendFileSync(logFile, `\n$ make -C ${s.dir} O=${out}${ksrc && s.kernelSources.length > 0 ? ` KSRC=${ksrc}` : ''}\n${r.stdout}\n${r.stderr}\n`);
     let result: SuiteBuild;
     if (r.exitCode !== 0) {
       const error = (r.stderr.split('\n').find((l) => /error/.test(l)) ?? r.stderr.split('\n').slice(-1)[0] ?? 'build failed').trim();
@@ -162,13 +191,19 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
 
 /** Suites and the suites their commands run programs of (`$KL_SUITES/<suite>/...`). */
 export function withUsed(names: string[]): string[] {
-  const all = new Set(names);
+  return withUsedSuites(names.filter((n) => listSuites().includes(n)).map(loadSuite)).map((s) => s.name);
+}
+
+/** The same for suite objects (a suite from outside the tree among them): the given ones, and the in-tree suites they use. */
+export function withUsedSuites(given: Suite[]): Suite[] {
+  const all = new Map(given.map((s) => [s.name, s]));
   const known = listSuites();
-  for (const n of names) {
-    if (!known.includes(n)) continue;
-    for (const t of loadSuite(n).tests) for (const m of t.cmd.matchAll(/\$\{?KL_SUITES\}?\/([A-Za-z0-9_-]+)\//g)) all.add(m[1]!);
+  for (const s of given) {
+    for (const t of s.tests) {
+      for (const m of t.cmd.matchAll(/\$\{?KL_SUITES\}?\/([A-Za-z0-9_-]+)\//g)) if (!all.has(m[1]!) && known.includes(m[1]!)) all.set(m[1]!, loadSuite(m[1]!));
+    }
   }
-  return [...all].sort();
+  return [...all.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**
@@ -177,9 +212,9 @@ export function withUsed(names: string[]): string[] {
  * an image for another selection is cheap, and a run does not boot what it does not run
  * (liburing's 145 static programs triple the initramfs and the boot).
  */
-export async function imageStage(rec: Recorder, buildDir: string, buildKey: string, logFile: string, only?: string[]): Promise<ImageResult> {
+export async function imageStage(rec: Recorder, buildDir: string, buildKey: string, logFile: string, ksrc: string | null, only?: Suite[]): Promise<ImageResult> {
   const recipe = JSON.parse(fs.readFileSync(path.join(paths.images, 'base', 'recipe.json'), 'utf8')) as Recipe;
-  const suites = listSuites().filter((n) => !only || withUsed(only).includes(n)).map(loadSuite);
+  const suites = only ? withUsedSuites(only) : listSuites().map(loadSuite);
   const toolNames = [...new Set([...recipe.tools, ...suites.flatMap((s) => s.tools)])].sort();
   const tools: { name: string; path: string }[] = [];
   for (const t of toolNames) {
@@ -196,10 +231,12 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
   // The image depends on the kernel only through its uAPI headers: a patch that changes no
   // uAPI reuses the image of the previous build.
   const hdrHash = rec.dryRun ? buildKey : headersHash(buildDir);
+  // Suites built from the kernel's own tree (its selftests) depend on those files too.
+  const ksrcHash = new Map(suites.map((s) => [s.name, s.kernelSources.length > 0 && ksrc ? kernelSourcesHash(ksrc, s.kernelSources) : '']));
   const toolStamp = [...tools.map((t) => `${t.name}:${t.path}:${fs.statSync(t.path).size}`), ...extraFiles.map((f) => `${f}:${fs.statSync(f).size}`)].join(',');
   const key = crypto
     .createHash('sha256')
-    .update([RECIPE_VERSION, hdrHash, dirHash(paths.images), ...suites.map((s) => `${s.name}:${suiteSourceHash(s)}`), toolStamp, await suiteToolchain()].join('\n'))
+    .update([RECIPE_VERSION, hdrHash, dirHash(paths.images), ...suites.map((s) => `${s.name}:${suiteSourceHash(s)}${ksrcHash.get(s.name) ? `:${ksrcHash.get(s.name)}` : ''}`), toolStamp, await suiteToolchain()].join('\n'))
     .digest('hex')
     .slice(0, 20);
   const dir = path.join(paths.imageCache, key);
@@ -253,7 +290,7 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
       const errors: Record<string, string> = {};
       const reused: string[] = [];
       for (const s of suites) {
-        const b = await buildSuite(rec, s, buildDir, hdrHash, logFile);
+        const b = await buildSuite(rec, s, buildDir, hdrHash, logFile, ksrc, ksrcHash.get(s.name)!);
         if (b.cached) reused.push(s.name);
         if (!b.out) {
           errors[s.name] = b.error ?? 'build failed';

@@ -14,7 +14,7 @@ import { parsePostmortem, postmortemMarkdown, splitPostmortem, type PostMortem }
 import { InfraError, PatchFailure, UsageError, oneLine } from '../errors.ts';
 import { applyExpected, type ExpectedResults } from '../expected.ts';
 import { aggregateRuns, applyKnownIssues, chargeCrashes, chargeTaint, markKnownCrashes, type KnownSeen } from '../judge.ts';
-import { parseKtap } from '../ktap.ts';
+import { parseKtap, parseSubtests, subtestCounts } from '../ktap.ts';
 import { log } from '../log.ts';
 import { benchTable, writePerf } from '../perf.ts';
 import type { TestPlan } from '../plan.ts';
@@ -103,6 +103,29 @@ export function judgeSkips(tests: TestRecord[], suites: Suite[], features: strin
   });
 }
 
+/**
+ * Tests of suites that print KTAP of their own (kselftest programs) get their subtests as
+ * they are. A failed subtest fails the test even if the program exited 0, and a failed
+ * test with no reason of its own names its first failed subtest.
+ */
+export function withSubtests(tests: TestRecord[], suites: Pick<Suite, 'name' | 'output'>[]): TestRecord[] {
+  const ktap = new Set(suites.filter((s) => s.output === 'ktap').map((s) => s.name));
+  return tests.map((t) => {
+    if (!ktap.has(t.suite) || !t.log) return t;
+    const subtests = parseSubtests(t.log);
+    const planLine = t.log.map((l) => /^1\.\.(\d+)\b/.exec(l)).find((m) => m);
+    const plan = planLine ? Number(planLine[1]) : undefined;
+    const rec = { ...t, subtests, ...(plan !== undefined ? { subtestPlan: plan } : {}) };
+    const failed = subtests.find((s) => s.status === 'fail');
+    const what = failed ? `subtest ${failed.n} failed: ${failed.context ? `${failed.context}: ` : ''}${failed.name}` : '';
+    if (failed && t.status === 'pass') return { ...rec, status: 'fail' as const, reason: `${what} (the program exited 0)` };
+    if (failed && t.status === 'fail' && !t.reason) return { ...rec, reason: what };
+    // A program that ended before its plan was done (it died, or was cut short) did not pass.
+    if (!failed && t.status === 'pass' && plan !== undefined && subtests.length < plan) return { ...rec, status: 'fail' as const, reason: `reported ${subtests.length} of the ${plan} subtests it planned` };
+    return rec;
+  });
+}
+
 /** Kernel messages between a test's start and end markers, keyed by the marker's text (untrusted). */
 export function splitKernelMessages(consoleText: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -163,7 +186,7 @@ export function resultsStage(inp: ResultsInputs): ResultsOutput {
   }
   markKnownCrashes(crashes, inp.known);
   // One record per test (repeated runs counted), each run charged the taint it added.
-  const tests: TestRecord[] = [...inp.tests.preset, ...aggregateRuns(chargeTaint(parsed.tests, parsed.bootTaint, new Set(crashes.flatMap((c) => (c.test ? [c.test] : [])))))];
+  const tests: TestRecord[] = [...inp.tests.preset, ...withSubtests(aggregateRuns(chargeTaint(parsed.tests, parsed.bootTaint, new Set(crashes.flatMap((c) => (c.test ? [c.test] : []))))), inp.tests.guestSuites)];
   // Tests the guest never reported: the running one hung or died, the rest never ran.
   for (const t of inp.tests.planned) {
     if (tests.some((x) => x.suite === t.suite && x.name === t.name)) continue;
@@ -284,7 +307,7 @@ export function summaryMarkdown(rec: RunRecord): string {
     lines.push('| suite | test | status | time (s) | note |', '|---|---|---|---|---|');
     for (const t of rec.tests) {
       const crash = rec.crashes.find((c) => c.test === `${t.suite}/${t.name}`);
-      const note = [t.reason, crash ? `kernel: ${crash.title}` : ''].filter(Boolean).join('; ').replace(/\|/g, '\\|');
+      const note = [t.reason, crash ? `kernel: ${crash.title}` : '', t.subtests ? `subtests: ${subtestCounts(t.subtests) || 'none reported'}` : ''].filter(Boolean).join('; ').replace(/\|/g, '\\|');
       const runs = t.runs ? ` (${t.runs.pass ?? 0}/${Object.values(t.runs).reduce((a, n) => a + (n ?? 0), 0)} passed)` : t.guests ? ` (a ${t.guests.a}, b ${t.guests.b})` : '';
       const known = t.known ? ` — known: ${t.known.reason}${t.known.link ? ` (${t.known.link})` : ''}` : '';
       lines.push(`| ${t.suite} | ${t.name} | ${t.status}${runs} | ${t.durationS} | ${note}${known.replace(/\|/g, '\\|')} |`);
@@ -312,10 +335,11 @@ export function summaryMarkdown(rec: RunRecord): string {
   }
   if (rec.baseline) {
     lines.push(`## Against the unpatched base (${rec.baseline.status})`, '');
-    if (rec.baseline.differences.length === 0) lines.push('No test changed status.');
+    const subs = rec.tests.reduce((a, t) => a + (t.subtests?.length ?? 0), 0);
+    if (rec.baseline.differences.length === 0) lines.push(subs > 0 ? `No test changed status, nor any of their ${subs} subtests.` : 'No test changed status.');
     else {
-      lines.push('| test | base | patched |', '|---|---|---|');
-      for (const d of rec.baseline.differences) lines.push(`| ${d.test} | ${d.base} | ${d.patched} |`);
+      lines.push('| test | base | patched | what |', '|---|---|---|---|');
+      for (const d of rec.baseline.differences) lines.push(`| ${d.test} | ${d.base} | ${d.patched} | ${(d.context ?? '').replace(/\|/g, '\\|')} |`);
     }
     lines.push('');
     if (rec.baseline.newCrashes.length > 0) {
@@ -336,6 +360,19 @@ export function compareRuns(patched: Pick<RunRecord, 'tests' | 'crashes'>, base:
     const a = patched.tests.find((t) => key(t) === k)?.status ?? 'absent';
     const b = base.tests.find((t) => key(t) === k)?.status ?? 'absent';
     if (a !== b) differences.push({ test: k, patched: a, base: b });
+    // A test's own KTAP (kselftest): its subtests by number, as each side reported them.
+    const pt = patched.tests.find((t) => key(t) === k)?.subtests;
+    const bt = base.tests.find((t) => key(t) === k)?.subtests;
+    if (!pt || !bt) continue;
+    const ns = [...new Set([...pt.map((s) => s.n), ...bt.map((s) => s.n)])].sort((x, y) => x - y);
+    for (const n of ns) {
+      const ps = pt.find((s) => s.n === n);
+      const bs = bt.find((s) => s.n === n);
+      if (ps?.status === bs?.status) continue;
+      const context = ps?.context ?? bs?.context;
+      const names = [...new Set([ps?.name, bs?.name].filter((x) => x))].join(' / ');
+      differences.push({ test: `${k} #${n}`, patched: ps?.status ?? 'absent', base: bs?.status ?? 'absent', context: `${context ? `${context}: ` : ''}${names}` });
+    }
   }
   const baseTitles = new Set(base.crashes.map((c) => c.title));
   return { differences, newCrashes: patched.crashes.filter((c) => !baseTitles.has(c.title)) };

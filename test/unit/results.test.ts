@@ -29,7 +29,7 @@ test('junit.xml parses (strict expat) when tests print control characters and lo
 });
 
 const suite = (name: string, features: string[], tests: { name: string; features?: string[]; config?: string[] }[]): Suite =>
-  ({ name, dir: '', description: '', timeout: 60, testTimeout: 10, requires: { config: [], features }, tools: [], files: [], bench: false, tests: tests.map((x) => ({ name: x.name, cmd: 'true', requires: { features: x.features ?? [], config: x.config ?? [] } })) }) as Suite;
+  ({ name, dir: '', description: '', timeout: 60, testTimeout: 10, requires: { config: [], features }, tools: [], files: [], kernelSources: [], output: 'plain', bench: false, tests: tests.map((x) => ({ name: x.name, cmd: 'true', requires: { features: x.features ?? [], config: x.config ?? [] } })) }) as Suite;
 
 test('a SKIP is a FAIL when the run applies the feature; it stands only when something left out explains it', (t) => {
   const suites = [suite('fused', ['fused'], [{ name: 'probe' }]), suite('ublk', [], [{ name: 'zc', features: ['ublk-zc'] }, { name: 'plain' }, { name: 'needs_kasan', config: ['CONFIG_KASAN'] }])];

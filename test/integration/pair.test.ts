@@ -1,0 +1,56 @@
+// Two guests on one link (a suite with "network": "pair"), with fixture suites from
+// outside the tree (--suite DIR): what guest b does is charged to b, and a guest b that
+// never finishes ends the run as a timeout, not a hang of the lab.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { repoRoot } from '../../harness/paths.ts';
+import { lab } from './helpers.ts';
+
+const fixture = (name: string) => path.join(repoRoot, 'test', 'fixtures', 'pair-suites', name);
+const tail = (s: string) => s.split('\n').slice(-15).join('\n');
+
+test.serial('a kernel report on guest b fails the two-guest test it came in, charged to guest b; guest a\'s own test still passes', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', fixture('kl-pair-b-warns')]);
+  t.is(r.exitCode, 1, tail(r.stderr));
+  const run = r.run!;
+  t.is(run.status, 'crash', run.reason);
+  const warns = run.tests.find((x) => x.name === 'b_warns')!;
+  t.is(warns.status, 'fail');
+  t.deepEqual(warns.guests, { a: 'pass', b: 'fail' });
+  t.like(run.tests.find((x) => x.name === 'a_alone'), { status: 'pass' });
+  t.is(run.crashes.length, 1, JSON.stringify(run.crashes.map((c) => c.title)));
+  t.like(run.crashes[0], { title: 'WARNING in lkdtm_WARNING', guest: 'b', test: 'kl-pair-b-warns/b_warns' });
+  // b's console is b's: the report is in guest-b/console.log, not in a's.
+  t.regex(fs.readFileSync(path.join(r.dir!, 'guest-b', 'console.log'), 'utf8'), /lkdtm_WARNING/);
+  t.notRegex(fs.readFileSync(path.join(r.dir!, 'console.log'), 'utf8'), /lkdtm_WARNING/);
+  t.regex(fs.readFileSync(path.join(r.dir!, 'summary.md'), 'utf8'), /WARNING in lkdtm_WARNING — in kl-pair-b-warns\/b_warns on guest b/);
+});
+
+test.serial('guest b never finishing its test ends the run at --timeout as a timeout (exit 3), the test charged to b', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', fixture('kl-pair-b-hangs'), '--timeout', '60']);
+  t.is(r.exitCode, 3, tail(r.stderr));
+  const run = r.run!;
+  t.is(run.status, 'timeout', run.reason);
+  t.true(r.seconds < 180, `took ${r.seconds} s`);
+  const hung = run.tests.find((x) => x.name === 'b_hangs')!;
+  t.is(hung.status, 'timeout', hung.reason);
+  t.deepEqual(hung.guests, { a: 'pass', b: 'timeout' });
+  t.regex(run.guestB!.ended, /wall-timeout/);
+  t.deepEqual(run.crashes, []);
+});
+
+test('--suite DIR: a directory without a manifest, or one named like an in-tree suite, is refused with one line (exit 2)', async (t) => {
+  const none = await lab(['--patch', 'none', '--suite', path.join(repoRoot, 'test', 'fixtures', 'pair-suites'), '--dry-run']);
+  t.is(none.exitCode, 2);
+  t.regex(none.stderr, /--suite .*pair-suites: no manifest\.json in /);
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-suite-dir-'));
+  t.teardown(() => fs.rmSync(own, { recursive: true, force: true }));
+  fs.cpSync(path.join(repoRoot, 'suites', 'smoke'), path.join(own, 'smoke'), { recursive: true });
+  const shadow = await lab(['--patch', 'none', '--suite', path.join(own, 'smoke'), '--dry-run']);
+  t.is(shadow.exitCode, 2);
+  t.regex(shadow.stderr, /the lab has a suite named 'smoke' already/);
+  const same = await lab(['--patch', 'none', '--suite', path.join(repoRoot, 'suites', 'smoke'), '--dry-run']);
+  t.is(same.exitCode, 0, 'the in-tree suite by its own path is that suite');
+});
