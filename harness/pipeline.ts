@@ -160,24 +160,28 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       const ksrc = opts.dryRun ? null : snapshotKernelSources(patched.tree, p.suites);
       return { patched, cfg, build, ksrc };
     });
-    interrupted();
-    rec.kernel = {
-      base: src.baseDesc,
-      baseSha256: src.baseSha256,
-      version: src.version,
-      patches: patched.patches.map((x) => ({ ...x, file: path.relative(paths.repoRoot, x.file).startsWith('..') ? x.file : path.relative(paths.repoRoot, x.file) })),
-      features: p.features,
-      configSha256: cfg.configSha256,
-      buildKey: build.key,
-      configCached: cfg.cached,
-      cached: build.cached,
-      buildDir: build.dir,
-      ...(opts.clean ? { clean: { configMatchesCache: cfg.matchesCache ?? null, replacedBuild: build.replaced !== undefined, sameVmlinux: build.replaced?.sameVmlinux ?? null } } : {}),
-    };
-    if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
-    const image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog, ksrc, p.suites)).finally(() => {
+    // The snapshot goes once the image is made, or the run stops before that.
+    let image: Awaited<ReturnType<typeof imageStage>>;
+    try {
+      interrupted();
+      rec.kernel = {
+        base: src.baseDesc,
+        baseSha256: src.baseSha256,
+        version: src.version,
+        patches: patched.patches.map((x) => ({ ...x, file: path.relative(paths.repoRoot, x.file).startsWith('..') ? x.file : path.relative(paths.repoRoot, x.file) })),
+        features: p.features,
+        configSha256: cfg.configSha256,
+        buildKey: build.key,
+        configCached: cfg.cached,
+        cached: build.cached,
+        buildDir: build.dir,
+        ...(opts.clean ? { clean: { configMatchesCache: cfg.matchesCache ?? null, replacedBuild: build.replaced !== undefined, sameVmlinux: build.replaced?.sameVmlinux ?? null } } : {}),
+      };
+      if (!opts.dryRun) fs.copyFileSync(path.join(build.dir, 'metadata.json'), path.join(dir, 'metadata.json'));
+      image = await timed(rec, 'image', () => imageStage(r, build.dir, build.key, buildLog, ksrc, p.suites));
+    } finally {
       if (ksrc) fs.rmSync(ksrc, { recursive: true, force: true });
-    });
+    }
     interrupted();
     // This run added to the cache: drop what no run has used for longest (prune.ts).
     if (!opts.dryRun && (!build.cached || !image.cached)) await pruneCache();

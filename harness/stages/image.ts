@@ -10,6 +10,7 @@ import { suitePlanFiles } from '../agent.ts';
 import { listSuites, loadSuite, type Suite } from '../catalog.ts';
 import { InfraError } from '../errors.ts';
 import { run, which, type Recorder } from '../exec.ts';
+import { sha256File } from '../hash.ts';
 import { withLock } from '../lock.ts';
 import { log } from '../log.ts';
 import { paths } from '../paths.ts';
@@ -131,7 +132,7 @@ export function kernelSourcesHash(tree: string, rels: string[]): string {
   for (const rel of [...rels].sort()) {
     const p = path.join(tree, rel);
     const st = fs.statSync(p, { throwIfNoEntry: false });
-    h.update(`${rel}:${!st ? 'absent' : st.isDirectory() ? dirHash(p) : crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')}\n`);
+    h.update(`${rel}:${!st ? 'absent' : st.isDirectory() ? dirHash(p) : sha256File(p)}\n`);
   }
   return h.digest('hex');
 }
