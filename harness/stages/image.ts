@@ -102,9 +102,14 @@ export function suiteSourceHash(suite: { name: string; dir: string }): string {
     if (!fs.statSync(p).isFile()) continue;
     for (const m of fs.readFileSync(p, 'utf8').matchAll(/\.\.\/([A-Za-z0-9_-]+)\//g)) if (m[1] !== suite.name) siblings.add(m[1]!);
   }
-  const h = crypto.createHash('sha256').update(`${dirHash(suite.dir)}\n${dirHash(path.join(paths.suites, 'include'))}\n`);
-  h.update(fs.readFileSync(path.join(paths.suites, 'common.mk')));
-  for (const s of [...siblings].sort()) h.update(`\n${s}:${dirHash(path.join(paths.suites, s))}`);
+  // `../common.mk` and `../include` as the suite's make resolves them: the lab's own for an
+  // in-tree suite, the ones beside it (or none) for a suite given as a directory.
+  const parent = path.dirname(suite.dir);
+  const include = path.join(parent, 'include');
+  const common = path.join(parent, 'common.mk');
+  const h = crypto.createHash('sha256').update(`${dirHash(suite.dir)}\n${fs.existsSync(include) ? dirHash(include) : 'no include'}\n`);
+  h.update(fs.existsSync(common) ? fs.readFileSync(common) : 'no common.mk');
+  for (const s of [...siblings].sort()) h.update(`\n${s}:${fs.existsSync(path.join(parent, s)) ? dirHash(path.join(parent, s)) : 'absent'}`);
   return h.digest('hex');
 }
 

@@ -8,13 +8,33 @@ import { headersHash, suiteSourceHash, withUsed } from '../../harness/stages/ima
 test('a suite\'s source hash covers the sibling suites its sources include, and only those', (t) => {
   const bench = { name: 'uring-bpf-bench', dir: path.join(paths.suites, 'uring-bpf-bench') };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-suitehash-'));
-  // The same suite with its ../uring-bpf include pointed elsewhere hashes differently.
+  // The same suite beside copies of what its make sees as ../ (common.mk, include/, the
+  // sibling it includes) hashes the same; with its ../uring-bpf include pointed elsewhere, not.
   const copy = path.join(dir, 'uring-bpf-bench');
-  fs.cpSync(bench.dir, copy, { recursive: true, filter: (s) => !s.includes(`${path.sep}out`) });
+  const noOut = (s: string) => !s.includes(`${path.sep}out`);
+  fs.cpSync(bench.dir, copy, { recursive: true, filter: noOut });
+  for (const f of ['common.mk', 'include', 'uring-bpf']) fs.cpSync(path.join(paths.suites, f), path.join(dir, f), { recursive: true, filter: noOut });
   t.is(suiteSourceHash({ name: bench.name, dir: copy }), suiteSourceHash(bench), 'same files, same hash');
   const c = path.join(copy, 'chain_short_reads.c');
-  fs.writeFileSync(c, fs.readFileSync(c, 'utf8').replace('#include "../uring-bpf/ubpf.h"', '#include "../uring/ubpf.h"'));
+  const text = fs.readFileSync(c, 'utf8');
+  fs.writeFileSync(c, text.replace('#include "../uring-bpf/ubpf.h"', '#include "../uring/ubpf.h"'));
   t.not(suiteSourceHash({ name: bench.name, dir: copy }), suiteSourceHash(bench));
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a suite given as a directory hashes the ../common.mk and ../include its make resolves, not the lab\'s', (t) => {
+  const smoke = { name: 'smoke', dir: path.join(paths.suites, 'smoke') };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-suitehash-'));
+  const copy = { name: 'smoke', dir: path.join(dir, 'smoke') };
+  fs.cpSync(smoke.dir, copy.dir, { recursive: true, filter: (s) => !s.includes(`${path.sep}out`) });
+  const alone = suiteSourceHash(copy);
+  t.not(alone, suiteSourceHash(smoke), 'without the files beside it, not the in-tree hash');
+  fs.cpSync(path.join(paths.suites, 'common.mk'), path.join(dir, 'common.mk'));
+  fs.cpSync(path.join(paths.suites, 'include'), path.join(dir, 'include'), { recursive: true });
+  t.not(suiteSourceHash(copy), alone, 'a common.mk put beside it changes the hash');
+  t.is(suiteSourceHash(copy), suiteSourceHash(smoke), 'the same files beside it: the in-tree hash');
+  fs.appendFileSync(path.join(dir, 'common.mk'), '\n# edited\n');
+  t.not(suiteSourceHash(copy), suiteSourceHash(smoke), 'its own common.mk edited');
   fs.rmSync(dir, { recursive: true });
 });
 
