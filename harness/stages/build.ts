@@ -45,6 +45,12 @@ export function buildEnv(): Record<string, string> {
     CCACHE_DIR: paths.ccache,
     CCACHE_BASEDIR: paths.cacheRoot,
     CCACHE_NOHASHDIR: 'true',
+    // Depend mode: on a miss ccache hashes the include files gcc's -MMD lists (Kbuild always
+    // asks for one) instead of running the preprocessor first. Measured here (6.12, -j2, one
+    // .config, empty ccache): plain make 303 s, ccache's default mode 503 s, depend mode 327 s;
+    // a series built after the base hit as often in both (1451 and 1453 of about 1500), and
+    // depend mode finds the entries the default mode stored.
+    CCACHE_DEPEND: 'true',
     KBUILD_BUILD_TIMESTAMP: '2024-01-01',
     // The "#N" of the version string: otherwise the out dir's link count, so a warm out dir
     // and a fresh one would build different bytes from the same inputs.
