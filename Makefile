@@ -6,7 +6,7 @@ PATCH ?= none
 DEB_PACKAGES := qemu-system-x86 build-essential bc bison flex libelf-dev libssl-dev \
 	ccache busybox-static liburing-dev fio dwarves clang llvm lld libbpf-dev bpftool cpio \
 	e2fsprogs kmod rsync xz-utils zstd git python3 perl util-linux openssh-client openssh-server b4 \
-	curl dpkg-dev makedumpfile iproute2 ibverbs-providers ibverbs-utils rdmacm-utils perftest
+	curl dpkg-dev makedumpfile iproute2 ibverbs-providers ibverbs-utils rdmacm-utils perftest qperf
 
 .PHONY: all deps npm lab test test-unit nightly typecheck clean-cache
 
