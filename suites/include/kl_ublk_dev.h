@@ -9,7 +9,9 @@
  * - A suite describes its devices once (struct kl_ublk_cfg: the feature
  *   they need, the queue ring's setup, how to serve a request).
  *   kl_ublk_require() SKIPs unless the driver offers the feature,
- *   kl_ublk_dev_setup() adds and starts a device or FAILs.
+ *   kl_ublk_dev_setup() adds and starts a device or FAILs (in two steps,
+ *   kl_ublk_dev_add() then kl_ublk_dev_start(), for a test that uses the
+ *   queue of a device before it is started: kl_ublk_queue_init()).
  * - The queue ring's CQEs are taken in by kl_ublk_reap(): a FETCH /
  *   COMMIT_AND_FETCH completion queues its tag for kl_ublk_next_req(), the
  *   completion of an SQE tagged with kl_ublk_op_ud() is kept for
@@ -406,13 +408,13 @@ static inline void kl_ublk_require(struct kl_ublk_dev *d, const struct kl_ublk_c
 		kl_skip("kernel lacks %s", cfg->need_name);
 }
 
-/* Open /dev/ublkcN, map its IO descriptors, set up the queue ring and FETCH every tag. */
-static inline int kl_ublk_queue_open(struct kl_ublk_dev *d)
+/* Open /dev/ublkcN, map its IO descriptors and set up the queue ring (no FETCH yet). */
+static inline int kl_ublk_queue_init(struct kl_ublk_dev *d)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	char path[64];
 	void *p;
-	int ret, i;
+	int ret;
 
 	snprintf(path, sizeof(path), "/dev/ublkc%d", d->dev_id);
 	d->cdev_fd = kl_open_retry(path, O_RDWR | O_CLOEXEC);
@@ -435,6 +437,19 @@ static inline int kl_ublk_queue_open(struct kl_ublk_dev *d)
 	}
 	if (d->cfg->nr_bufs) {
 		ret = io_uring_register_buffers_sparse(&d->ring, d->cfg->nr_bufs);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* kl_ublk_queue_init() (unless done already) and FETCH every tag. */
+static inline int kl_ublk_queue_open(struct kl_ublk_dev *d)
+{
+	int ret, i;
+
+	if (!d->ring_open) {
+		ret = kl_ublk_queue_init(d);
 		if (ret)
 			return ret;
 	}
@@ -462,12 +477,11 @@ static inline void kl_ublk_queue_close(struct kl_ublk_dev *d)
 }
 
 /*
- * Add a device with @flags (and cfg->need, which ADD_DEV must keep), set its
- * parameters, open the queue and start it, serving what START_DEV reads
- * meanwhile and shortly after (the partition scan). SKIP if adding a device
- * is not allowed here, FAIL on anything else.
+ * Add a device with @flags (and cfg->need, which ADD_DEV must keep) and set
+ * its parameters. SKIP if adding a device is not allowed here, FAIL on
+ * anything else.
  */
-static inline void kl_ublk_dev_setup(struct kl_ublk_dev *d, __u64 flags)
+static inline void kl_ublk_dev_add(struct kl_ublk_dev *d, __u64 flags)
 {
 	struct ublksrv_ctrl_dev_info info;
 	struct ublk_params p;
@@ -503,6 +517,16 @@ static inline void kl_ublk_dev_setup(struct kl_ublk_dev *d, __u64 flags)
 	ret = kl_ublk_ctrl(d, UBLK_U_CMD_SET_PARAMS, &p, sizeof(p), 0, KL_TIMEOUT_MS);
 	if (ret)
 		kl_fail("SET_PARAMS: %s", strerror(-ret));
+}
+
+/*
+ * Open the queue of an added device (unless kl_ublk_queue_init() did),
+ * FETCH every tag and start it, serving what START_DEV reads meanwhile and
+ * shortly after (the partition scan).
+ */
+static inline void kl_ublk_dev_start(struct kl_ublk_dev *d)
+{
+	int ret;
 
 	ret = kl_ublk_queue_open(d);
 	if (ret)
@@ -513,6 +537,13 @@ static inline void kl_ublk_dev_setup(struct kl_ublk_dev *d, __u64 flags)
 		kl_fail("START_DEV: %s", strerror(-ret));
 	kl_ublk_serve_while(d, 100, false);
 	d->auto_serve = false;
+}
+
+/* kl_ublk_dev_add() and kl_ublk_dev_start(): a running device. */
+static inline void kl_ublk_dev_setup(struct kl_ublk_dev *d, __u64 flags)
+{
+	kl_ublk_dev_add(d, flags);
+	kl_ublk_dev_start(d);
 }
 
 /* Stop (serving meanwhile), close the queue and delete; FAIL if the kernel doesn't let go. */
