@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { suitePlanFiles } from '../agent.ts';
-import { listSuites, loadSuite, type Suite } from '../catalog.ts';
-import { InfraError } from '../errors.ts';
+import { listSuites, loadSuite, loadSuiteFrom, type Suite } from '../catalog.ts';
+import { InfraError, UsageError } from '../errors.ts';
 import { run, which, type Recorder } from '../exec.ts';
 import { sha256File } from '../hash.ts';
 import { withLock } from '../lock.ts';
@@ -153,9 +153,16 @@ interface SuiteBuild {
  * headers and the toolchain are the same: a patch that leaves the uAPI alone rebuilds no suite.
  */
 async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: string, logFile: string, ksrc: string | null, ksrcHash: string): Promise<SuiteBuild> {
-  const key = crypto.createHash('sha256').update([SUITE_RECIPE, s.name, suiteSourceHash(s), hdrHash, ...(ksrcHash ? [ksrcHash] : []), await suiteToolchain()].join('\n')).digest('hex').slice(0, 20);
+  const sources = suiteSourceHash(s);
+  const key = crypto.createHash('sha256').update([SUITE_RECIPE, s.name, sources, hdrHash, ...(ksrcHash ? [ksrcHash] : []), await suiteToolchain()].join('\n')).digest('hex').slice(0, 20);
   const dir = path.join(paths.suiteCache, `${s.name}-${key}`);
   const status = path.join(dir, 'status.json');
+  // The plan comes from the manifest as the run read it, the programs from the files as
+  // make finds them: a suite edited in between would be cached with the one not matching
+  // the other (new tests the plan never lists, reported as not run, run after run).
+  const changed = () => suiteChangedSince(s, sources);
+  const before = changed();
+  if (before) throw new UsageError(`suite ${s.name} changed after this run read it (${before})`, 'run again once the edit is saved');
   return withLock(`suite-${s.name}-${key}`, async () => {
     if (fs.existsSync(status)) {
       const st = JSON.parse(fs.readFileSync(status, 'utf8')) as { ok: boolean; error?: string };
@@ -188,11 +195,28 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
       fs.writeFileSync(path.join(tmp, 'status.json'), JSON.stringify({ ok: true }));
       result = { out: path.join(dir, 'out'), cached: false };
     }
+    const during = changed();
+    if (during) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw new UsageError(`suite ${s.name} changed while this run was building it (${during}); nothing of it was cached`, 'run again once the edit is saved');
+    }
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
     touchUsed(dir);
     return result;
   });
+}
+
+/** What of a suite differs from the run's view of it: its files (by hash) or its manifest's tests; null when nothing. */
+export function suiteChangedSince(s: Suite, sources: string): string | null {
+  if (suiteSourceHash(s) !== sources) return 'its files';
+  let now: Suite;
+  try {
+    now = loadSuiteFrom(s.name, s.dir);
+  } catch {
+    return 'its manifest no longer loads';
+  }
+  return JSON.stringify(now.tests) === JSON.stringify(s.tests) ? null : "its manifest's tests";
 }
 
 /** Suites and the suites their commands run programs of (`$KL_SUITES/<suite>/...`). */

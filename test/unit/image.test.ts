@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { paths } from '../../harness/paths.ts';
-import { headersHash, suiteSourceHash, withUsed } from '../../harness/stages/image.ts';
+import { loadSuiteFrom } from '../../harness/catalog.ts';
+import { headersHash, suiteChangedSince, suiteSourceHash, withUsed } from '../../harness/stages/image.ts';
 
 test('a suite\'s source hash covers the sibling suites its sources include, and only those', (t) => {
   const bench = { name: 'uring-bpf-bench', dir: path.join(paths.suites, 'uring-bpf-bench') };
@@ -35,6 +36,24 @@ test('a suite given as a directory hashes the ../common.mk and ../include its ma
   t.is(suiteSourceHash(copy), suiteSourceHash(smoke), 'the same files beside it: the in-tree hash');
   fs.appendFileSync(path.join(dir, 'common.mk'), '\n# edited\n');
   t.not(suiteSourceHash(copy), suiteSourceHash(smoke), 'its own common.mk edited');
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a suite edited after the run read it is caught: a test added to its manifest, or a source changed', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-suitechg-'));
+  const copy = path.join(dir, 'smoke');
+  fs.cpSync(path.join(paths.suites, 'smoke'), copy, { recursive: true, filter: (s) => !s.includes(`${path.sep}out`) });
+  const suite = loadSuiteFrom('smoke', copy);
+  const sources = suiteSourceHash(suite);
+  t.is(suiteChangedSince(suite, sources), null, 'untouched');
+  const mf = path.join(copy, 'manifest.json');
+  const m = JSON.parse(fs.readFileSync(mf, 'utf8'));
+  m.tests.push({ name: 'added_later', cmd: 'true' });
+  fs.writeFileSync(mf, JSON.stringify(m));
+  t.is(suiteChangedSince(suite, sources), 'its files', 'the manifest is one of its files');
+  t.is(suiteChangedSince(suite, suiteSourceHash(suite)), "its manifest's tests", 'same files as hashed now, but not the tests the run planned');
+  fs.writeFileSync(mf, '{');
+  t.is(suiteChangedSince(suite, suiteSourceHash(suite)), 'its manifest no longer loads');
   fs.rmSync(dir, { recursive: true });
 });
 
