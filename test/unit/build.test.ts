@@ -87,3 +87,14 @@ test('build progress: a percentage and the time left when the whole build is kno
   // More objects than the estimate (another configuration's count): never 100 % before make ends.
   t.regex(progressLine('build', 4100, 310, 4000, 'y.o'), /^build: 99% \(4100 of ~4000 objects/);
 });
+
+test('only a build that hit "Inconsistent kallsyms data" links again, once, with KALLSYMS_EXTRA_PASS=1', async (t) => {
+  const { kallsymsRetry, makeArgv } = await import('../../harness/stages/build.ts');
+  const argv = makeArgv('/x/kl-out-default', ['bzImage']);
+  t.false(argv.includes('KALLSYMS_EXTRA_PASS=1'), 'not on every build');
+  const log = '  LD      vmlinux\nInconsistent kallsyms data\nTry "make KALLSYMS_EXTRA_PASS=1" as a workaround\nmake[3]: *** [x] Error 1\n';
+  const again = kallsymsRetry(argv, log);
+  t.deepEqual(again, ['make', 'KALLSYMS_EXTRA_PASS=1', ...argv.slice(1)]);
+  t.is(kallsymsRetry(again!, log), null, 'once');
+  t.is(kallsymsRetry(argv, '../io_uring/x.c:1:1: error: y\nmake: *** Error 1\n'), null, 'any other failure is not retried');
+});
