@@ -70,6 +70,12 @@ wait_listen() {
 	return 1
 }
 
+# why_out FILE: the last lines of a tool's output that say something, on one line: rping
+# -v prints every ping's whole buffer, which would hide the error after it.
+why_out() {
+	grep -v '^ping data: ' "$1" | tail -n 4 | tr '\n' ' ' | cut -c1-300
+}
+
 # uptime_cs: the guest's uptime in centiseconds (/proc/uptime has two decimals).
 uptime_cs() {
 	read -r up _ </proc/uptime

@@ -31,7 +31,7 @@ kl_barrier listening
 timeout "$(scaled 30)" rping -c -a "$KL_PEER" -p $PORT -C "$COUNT" -S "$SIZE" -V -v >"$T/client" 2>&1
 rc=$?
 kl_barrier done
-[ $rc = 0 ] || kl_fail "$P: rping client on a to $KL_PEER exited $rc: $(tr '\n' ' ' <"$T/client" | cut -c1-300)"
+[ $rc = 0 ] || kl_fail "$P: rping client on a to $KL_PEER exited $rc after $(grep -c '^ping data: ' "$T/client") ping(s): $(why_out "$T/client")"
 pings=$(grep -c '^ping data: ' "$T/client")
 [ "$pings" = "$COUNT" ] || kl_fail "$P: a's client printed $pings pings, want $COUNT"
 kl_info "$P: a pinged $KL_PEER $COUNT times with $SIZE B, verified"

@@ -16,7 +16,8 @@ BG_PIDS="$SRV"
 wait_listen $PORT "$(scaled 10)" $SRV || kl_fail "$P: rping server not listening after $(scaled 10) s: $(tr '\n' ' ' <"$T/server" | cut -c1-300)"
 ok=0
 timeout "$(scaled 30)" rping -c -a "$KL_ADDR" -p $PORT -C "$COUNT" -S "$SIZE" -V -v >"$T/client" 2>&1 && ok=1
-[ $ok = 1 ] || kl_fail "$P: rping client ($SIZE B x $COUNT): $(tr '\n' ' ' <"$T/client" | cut -c1-300)"
+rc=$?
+[ $ok = 1 ] || kl_fail "$P: rping client ($SIZE B x $COUNT) exit $rc after $(grep -c '^ping data: ' "$T/client") ping(s): $(why_out "$T/client") / server: $(why_out "$T/server")"
 pings=$(grep -c '^ping data: ' "$T/client")
 [ "$pings" = "$COUNT" ] || kl_fail "$P: client printed $pings pings, want $COUNT"
 i=0

@@ -68,21 +68,6 @@ static void from_child(struct io_uring *ring, int prog, const char *when)
 		  when);
 }
 
-static int nops(struct io_uring *ring, int nr)
-{
-	struct ubpf_cqe c[16];
-	int i;
-
-	for (i = 0; i < nr; i++) {
-		struct io_uring_sqe *sqe = ubpf_sqe(ring);
-
-		io_uring_prep_nop(sqe);
-		sqe->user_data = i;
-	}
-	io_uring_submit(ring);
-	return ubpf_reap(ring, c, 16, 100);
-}
-
 int main(void)
 {
 	struct io_uring ring;
@@ -99,17 +84,17 @@ int main(void)
 	from_child(&ring, prog, "no program attached");
 	KL_EXPECT_EQ(ubpf_detach(&ring), -ENXIO,
 		     "submitter's detach after the other tasks' attach (nothing may be attached)");
-	KL_EXPECT_EQ(nops(&ring, 8), 8, "CQEs of NOPs with no program");
+	KL_EXPECT_EQ(ubpf_nops(&ring, 8), 8, "CQEs of NOPs with no program");
 
 	/* attached by the submitter: the other tasks can neither replace nor detach it */
 	KL_EXPECT_EQ(ubpf_attach(&ring, prog), 0, "attach from the submitter");
 	from_thread(&ring, prog, "program attached");
 	from_child(&ring, prog, "program attached");
-	KL_EXPECT_EQ(nops(&ring, 8), 0,
+	KL_EXPECT_EQ(ubpf_nops(&ring, 8), 0,
 		     "CQEs of NOPs after the other tasks' detach (the skip-all program must still run)");
 	KL_EXPECT_EQ(ubpf_attach(&ring, prog), -EBUSY, "second attach from the submitter");
 	KL_EXPECT_EQ(ubpf_detach(&ring), 0, "detach from the submitter");
-	KL_EXPECT_EQ(nops(&ring, 8), 8, "CQEs of NOPs after the submitter's detach");
+	KL_EXPECT_EQ(ubpf_nops(&ring, 8), 8, "CQEs of NOPs after the submitter's detach");
 	io_uring_queue_exit(&ring);
 	kl_pass();
 }

@@ -31,21 +31,6 @@ static void restricted_ring(struct io_uring *ring, __u8 allowed_register_op)
 	KL_EXPECT_EQ(ret, 0, "IORING_REGISTER_ENABLE_RINGS");
 }
 
-static int nops(struct io_uring *ring, int nr)
-{
-	struct ubpf_cqe c[16];
-	int i;
-
-	for (i = 0; i < nr; i++) {
-		struct io_uring_sqe *sqe = ubpf_sqe(ring);
-
-		io_uring_prep_nop(sqe);
-		sqe->user_data = i;
-	}
-	io_uring_submit(ring);
-	return ubpf_reap(ring, c, 16, 100);
-}
-
 int main(void)
 {
 	struct io_uring ring;
@@ -62,17 +47,17 @@ int main(void)
 		     "attach on a ring whose restrictions allow only IORING_UNREGISTER_CQE_BPF");
 	KL_EXPECT_EQ(ubpf_detach(&ring), -ENXIO,
 		     "detach (allowed) after the refused attach: nothing may be attached");
-	KL_EXPECT_EQ(nops(&ring, 8), 8, "CQEs of NOPs after the refused attach");
+	KL_EXPECT_EQ(ubpf_nops(&ring, 8), 8, "CQEs of NOPs after the refused attach");
 	io_uring_queue_exit(&ring);
 
 	/* only attach allowed */
 	restricted_ring(&ring, IORING_REGISTER_CQE_BPF);
 	KL_EXPECT_EQ(ubpf_attach(&ring, prog), 0,
 		     "attach on a ring whose restrictions allow IORING_REGISTER_CQE_BPF");
-	KL_EXPECT_EQ(nops(&ring, 8), 0, "CQEs of NOPs with the skip-all program attached");
+	KL_EXPECT_EQ(ubpf_nops(&ring, 8), 0, "CQEs of NOPs with the skip-all program attached");
 	KL_EXPECT_EQ(ubpf_detach(&ring), -EACCES,
 		     "detach on a ring whose restrictions allow only IORING_REGISTER_CQE_BPF");
-	KL_EXPECT_EQ(nops(&ring, 8), 0, "CQEs of NOPs after the refused detach (program must stay)");
+	KL_EXPECT_EQ(ubpf_nops(&ring, 8), 0, "CQEs of NOPs after the refused detach (program must stay)");
 	io_uring_queue_exit(&ring);
 	kl_pass();
 }

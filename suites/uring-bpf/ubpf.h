@@ -425,6 +425,24 @@ static inline struct io_uring_sqe *ubpf_sqe(struct io_uring *ring)
 	return sqe;
 }
 
+/* Submit @nr NOPs (user_data 0..nr-1) and count the CQEs that come back. */
+static inline int ubpf_nops(struct io_uring *ring, int nr)
+{
+	struct ubpf_cqe c[64];
+	int i;
+
+	if (nr > 64)
+		kl_fail("ubpf_nops: at most 64 NOPs, asked for %d", nr);
+	for (i = 0; i < nr; i++) {
+		struct io_uring_sqe *sqe = ubpf_sqe(ring);
+
+		io_uring_prep_nop(sqe);
+		sqe->user_data = i;
+	}
+	io_uring_submit(ring);
+	return ubpf_reap(ring, c, 64, 100);
+}
+
 /* READ @len at offset 0 of @in into @buf, then WRITE @wlen of @buf to @out. */
 static inline void ubpf_queue_read_write(struct io_uring *ring, int in, int out, char *buf,
 					 unsigned int len, unsigned int wlen, __u8 link_flag,
