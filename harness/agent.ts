@@ -44,6 +44,8 @@ export interface Job {
   exec: { command: string; timeoutS: number } | null;
   repeat: number; // runs of each test
   retry: number; // further runs of a test whose last run failed
+  /** tests run exactly --repeat times, never retried: two-guest tests, which both guests must run in step */
+  once?: string[];
   /** a suite asked for a network: the agent sets up eth0 as this guest (GUEST_NET) */
   net: { role: Role; pair: boolean } | null;
 }
@@ -105,6 +107,7 @@ export function jobFiles(job: Job): Record<string, string> {
   return {
     'job.env': Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", `'\\''`)}'\n`).join(''),
     skip: job.skips.map((s) => `${s.test}\t${oneField(s.reason)}\n`).join(''),
+    once: (job.once ?? []).map((t) => `${t}\n`).join(''),
   };
 }
 

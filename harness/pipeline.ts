@@ -221,6 +221,9 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       skips: [...tests.skips, ...tests.planned.filter((t) => !twoGuestTests.has(`${t.suite}/${t.name}`) && !tests.skips.some((k) => k.test === `${t.suite}/${t.name}`)).map((t) => ({ test: `${t.suite}/${t.name}`, reason: 'runs on guest a alone' }))],
     };
     if (pair) job.net = { role: 'a', pair: true };
+    // A retry on one guest alone would leave the other waiting at the test's barriers:
+    // two-guest tests run as often as --repeat says on both, and are never retried.
+    if (pair) job.once = jobB.once = twoGuestList;
     const initrd = path.join(dir, 'initrd.cpio');
     const initrdB = path.join(dirB, 'initrd.cpio');
     if (pair && !opts.dryRun) fs.mkdirSync(dirB, { recursive: true });

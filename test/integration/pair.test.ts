@@ -41,6 +41,23 @@ test.serial('guest b never finishing its test ends the run at --timeout as a tim
   t.deepEqual(run.crashes, []);
 });
 
+test.serial('--retry-failed with two guests: a failing two-guest test runs once on each guest, a one-guest test that fails once is retried and reported flaky', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', fixture('kl-pair-retry'), '--retry-failed', '1']);
+  t.is(r.exitCode, 1, r.stderr.split('\n').slice(-5).join('\n'));
+  const run = r.run!;
+  const two = run.tests.find((x) => x.name === 'two_fails')!;
+  t.is(two.status, 'fail');
+  t.deepEqual(two.guests, { a: 'fail', b: 'fail' });
+  t.is(two.runs, undefined, 'run once, not retried');
+  const once = run.tests.find((x) => x.name === 'fails_once')!;
+  t.is(once.status, 'flaky', once.reason);
+  t.deepEqual(once.runs, { pass: 1, fail: 1 });
+  const count = (f: string, re: RegExp) => (fs.readFileSync(path.join(r.dir!, f), 'utf8').match(re) ?? []).length;
+  t.is(count('ktap.raw', /kl-start kl-pair-retry\/two_fails /g), 1, 'guest a ran it once');
+  t.is(count(path.join('guest-b', 'ktap.raw'), /kl-start kl-pair-retry\/two_fails /g), 1, 'guest b ran it once');
+  t.is(count('ktap.raw', /kl-start kl-pair-retry\/fails_once /g), 2, 'guest a ran its own test again');
+});
+
 test('--suite DIR: a directory without a manifest, or one named like an in-tree suite, is refused with one line (exit 2)', async (t) => {
   const none = await lab(['--patch', 'none', '--suite', path.join(repoRoot, 'test', 'fixtures', 'pair-suites'), '--dry-run']);
   t.is(none.exitCode, 2);

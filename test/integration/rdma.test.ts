@@ -9,7 +9,10 @@ import { paths } from '../../harness/paths.ts';
 import { lab } from './helpers.ts';
 
 test.serial('rdma: rxe and siw come up on the NIC; one guest and two guests on one link pass rping with verification and perftest; an unreachable peer fails; nothing leaves QEMU', async (t) => {
-  const r = await lab(['--patch', 'none', '--suite', 'rdma']);
+  // Soft RDMA on a loaded TCG host has rare flakes of its own (suites/rdma/README.md): a
+  // one-guest test may pass on its one retry and is then reported flaky; two twice-failing
+  // runs fail, and two-guest tests are never retried (the other guest would not be).
+  const r = await lab(['--patch', 'none', '--suite', 'rdma', '--retry-failed', '1']);
   t.is(r.exitCode, 0, `${r.stdout}\n${r.stderr.split('\n').slice(-30).join('\n')}`);
   const run = r.run!;
   t.is(run.status, 'pass', run.reason);
@@ -30,7 +33,14 @@ test.serial('rdma: rxe and siw come up on the NIC; one guest and two guests on o
       t.log(`${want.name}: the known flaky outcome this time: ${got.reason}`);
       continue;
     }
+    if (got?.status === 'flaky' && want.guests !== 2) {
+      t.is(got.runs?.pass, 1, `${want.name}: passed on its retry`);
+      t.is((got.runs?.fail ?? 0) + (got.runs?.timeout ?? 0), 1, `${want.name}: one failed run before it`);
+      t.log(`${want.name}: failed once, passed on its retry (flaky, reported): ${got.reason}`);
+      continue;
+    }
     t.is(got?.status, 'pass', `${want.name}: ${got?.status} ${got?.reason ?? ''}`);
+    if (want.guests === 2) t.is(got?.runs, undefined, `${want.name}: run once on each guest`);
     // a two-guest test passed on both guests; the others ran on guest a alone
     if (want.guests === 2) t.deepEqual(got?.guests, { a: 'pass', b: 'pass' }, want.name);
     else t.is(got?.guests, undefined, want.name);

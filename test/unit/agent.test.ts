@@ -25,7 +25,9 @@ const job: Job = {
 
 test('the job: env quoted for sh, the command in base64, eth0\'s address only with a NIC, the skip list one line per test with the reason kept whole', (t) => {
   const f = jobFiles(job);
-  t.deepEqual(Object.keys(f).sort(), ['job.env', 'skip']);
+  t.deepEqual(Object.keys(f).sort(), ['job.env', 'once', 'skip']);
+  t.is(f.once, '', 'one guest: every test may be retried');
+  t.is(jobFiles({ ...job, once: ['rdma/rping_pair_4k_rxe', 'rdma/write_bw_pair_64k_rxe'] }).once, 'rdma/rping_pair_4k_rxe\nrdma/write_bw_pair_64k_rxe\n', 'two-guest tests: never retried');
   t.regex(f['job.env']!, /^KL_SUITE_LIST='smoke fused'$/m);
   t.regex(f['job.env']!, /^KL_EXEC_TIMEOUT='12'$/m);
   const b64 = /^KL_EXEC='([^']*)'$/m.exec(f['job.env']!)![1]!;
