@@ -178,12 +178,11 @@ export async function makeWithProgress(rec: Recorder, tree: string, argv: string
       const text = fs.readFileSync(logFile, 'utf8');
       retry = kallsymsRetry(argv, text);
       if (retry) log(`${what}: "Inconsistent kallsyms data": linking again with KALLSYMS_EXTRA_PASS=1`);
-    }
-    if (r.exitCode !== 0 && !retry) {
-      const text = fs.readFileSync(logFile, 'utf8');
-      const why = buildFailureLine(text);
-      if (buildFailureIsTheCodes(text, r.signal ?? null)) throw new BuildFailure(what, r.exitCode ?? null, why ?? null, logFile);
-      throw new InfraError(`${what} failed (exit ${r.exitCode}): ${why ?? 'no error line found'}; see ${logFile}`);
+      else {
+        const why = buildFailureLine(text);
+        if (buildFailureIsTheCodes(text, r.signal ?? null)) throw new BuildFailure(what, r.exitCode ?? null, why ?? null, logFile);
+        throw new InfraError(`${what} failed (exit ${r.exitCode}): ${why ?? 'no error line found'}; see ${logFile}`);
+      }
     }
   } finally {
     clearInterval(timer);

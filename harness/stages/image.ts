@@ -161,7 +161,8 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
   // make finds them: a suite edited in between would be cached with the one not matching
   // the other (new tests the plan never lists, reported as not run, run after run).
   const changed = () => suiteChangedSince(s, sources);
-  const before = changed();
+  // its files were hashed just above: what can differ by now is the manifest the run read
+  const before = suiteTestsChanged(s);
   if (before) throw new UsageError(`suite ${s.name} changed after this run read it (${before})`, 'run again once the edit is saved');
   return withLock(`suite-${s.name}-${key}`, async () => {
     if (fs.existsSync(status)) {
@@ -209,7 +210,11 @@ async function buildSuite(rec: Recorder, s: Suite, buildDir: string, hdrHash: st
 
 /** What of a suite differs from the run's view of it: its files (by hash) or its manifest's tests; null when nothing. */
 export function suiteChangedSince(s: Suite, sources: string): string | null {
-  if (suiteSourceHash(s) !== sources) return 'its files';
+  return suiteSourceHash(s) !== sources ? 'its files' : suiteTestsChanged(s);
+}
+
+/** Whether the suite's manifest on disk now plans other tests than the run read. */
+function suiteTestsChanged(s: Suite): string | null {
   let now: Suite;
   try {
     now = loadSuiteFrom(s.name, s.dir);
