@@ -18,7 +18,7 @@ import { connectRemote } from './remote.ts';
 import { buildStage } from './stages/build.ts';
 import { configStage } from './stages/config.ts';
 import { imageStage, jobInitrd, snapshotKernelSources } from './stages/image.ts';
-import { patchesStage, patchTree } from './stages/patches.ts';
+import { patchesStage, patchTree, seedOutDir, useOutDir } from './stages/patches.ts';
 import { boot, probeAccel, timeoutScale, type BootOutcome } from './stages/qemu.ts';
 import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, resultsStage, verdict, writeReports, writeRunJson } from './stages/results.ts';
 import { sourceStage } from './stages/source.ts';
@@ -146,10 +146,21 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
       });
       interrupted();
       const cfg = await timed(rec, 'config', () => configStage(r, patched.tree, variant, p.fragments, undefined, `${src.baseTree}:${patched.kconfigId}`));
+      if (!variant.clean && !opts.dryRun) useOutDir(patched.tree, cfg.outDir);
       interrupted();
       if (!opts.dryRun) fs.copyFileSync(cfg.dotConfig, path.join(dir, 'config'));
       const build = await timed(rec, 'build', () =>
-        buildStage(r, { tree: patched.tree, outDir: cfg.outDir, baseTree: src.baseTree, stackHash: patched.stackHash, configSha256: cfg.configSha256, configCommand: cfg.command, logFile: buildLog, signal, ...(opts.clean ? { clean: true } : {}) }),
+        buildStage(r, {
+          tree: patched.tree,
+          outDir: cfg.outDir,
+          baseTree: src.baseTree,
+          stackHash: patched.stackHash,
+          configSha256: cfg.configSha256,
+          configCommand: cfg.command,
+          logFile: buildLog,
+          signal,
+          ...(opts.clean ? { clean: true } : { seed: () => seedOutDir(r, src.repo, patched.tree, cfg.outDir, cfg.dotConfig) }),
+        }),
       );
       // A --clean out dir served one build: it is not a warm start for the next. Its
       // fragments stay, so the build's reproducer (metadata.json) still runs as written.

@@ -25,6 +25,8 @@ export interface BuildInputs {
   signal?: AbortSignal;
   /** --clean: build even when the cache has this key, and replace the cached build */
   clean?: boolean;
+  /** before make, when it will run: give a never-built out dir a start (patches.ts: seedOutDir) */
+  seed?: () => Promise<void>;
 }
 
 export interface BuildResult {
@@ -220,6 +222,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   try {
     // A whole build (no vmlinux in the out dir yet) shows a percentage, against the last
     // whole build of this .config; an incremental one counts its objects.
+    await inp.seed?.();
     const whole = !fs.existsSync(path.join(inp.outDir, 'vmlinux'));
     const n = await makeWithProgress(rec, inp.tree, targets, inp.logFile, 'build', inp.signal, whole ? expectedObjects(inp.configSha256) : null);
     if (whole && n > 0) recordObjects(inp.configSha256, n);

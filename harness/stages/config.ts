@@ -37,10 +37,18 @@ export function buildVariant(c: Checkers): string {
   return [c.debug ? 'debug' : '', c.kmemleak ? 'kmemleak' : ''].filter(Boolean).join('-') || 'default';
 }
 
-export function outDirFor(tree: string, c: Checkers): string {
-  // A direct child of the tree: Kbuild then uses a relative srctree (..), so ccache
-  // hits across the base and patched worktrees.
-  return path.join(tree, `kl-out-${c.clean ? 'clean-' : ''}${buildVariant(c)}`);
+/**
+ * One out dir per configuration in each tree, named by the variant and the fragments' texts
+ * (what makes the .config, besides the tree): switching suites or --config-item values on a
+ * tree never rebuilds what another configuration built there, and a new series tree copies
+ * the base tree's out dir of its own configuration (patches.ts: seedOutDir). A direct child
+ * of the tree: Kbuild then uses a relative srctree (..), so ccache hits across the base and
+ * patched worktrees and a copied out dir is valid in another tree.
+ */
+export function outDirFor(tree: string, c: Checkers, frags: FragmentInput[]): string {
+  if (c.clean) return path.join(tree, `kl-out-clean-${buildVariant(c)}`); // emptied after its build
+  const id = crypto.createHash('sha256').update(JSON.stringify(frags.map((f) => f.text))).digest('hex').slice(0, 8);
+  return path.join(tree, `kl-out-${buildVariant(c)}-${id}`);
 }
 
 export function fragmentFiles(opts: Checkers): FragmentInput[] {
@@ -91,7 +99,7 @@ export async function configKey(treeId: string, checkers: Checkers, frags: Fragm
 
 export async function configStage(rec: Recorder, tree: string, checkers: Checkers, frags: FragmentInput[], kconfigFilesCache?: string[], treeId?: string): Promise<ConfigResult> {
   const requests = effectiveRequests(collectRequests(frags));
-  const outDir = outDirFor(tree, checkers);
+  const outDir = outDirFor(tree, checkers, frags);
   // --clean starts from nothing: no .config, no objects, no generated headers.
   if (checkers.clean && !rec.dryRun) fs.rmSync(outDir, { recursive: true, force: true });
   // A dry run only names the fragment files: it writes nothing into the tree.

@@ -184,45 +184,122 @@ export async function patchesStage(rec: Recorder, src: SourceResult, given: Patc
 
 /**
  * A new series tree starts from the base tree's builds instead of from nothing: every file
- * the series leaves alone gets the base tree's mtime back, and the base's out dirs (each
- * variant already built there) are copied in. make then compiles what the patches touch
- * and relinks, as an incremental build in the base tree would: the first run of a new
- * series costs about what its next revisions cost. Kbuild's out dirs use a relative srctree
- * (config.ts: outDirFor), so a copy is valid in another tree. Without a built base tree
- * the series builds from nothing, as before.
+ * the series leaves alone gets the base tree's mtime back here, and the config stage copies
+ * in the base's out dir of the same configuration (seedOutDir). make then compiles what the
+ * patches touch and relinks, as an incremental build in the base tree would: the first run
+ * of a new series costs about what its next revisions cost.
  */
 async function seedFromBase(rec: Recorder, baseTree: string, tree: string, base: string): Promise<void> {
-  const outs = fs.readdirSync(baseTree).filter((d) => /^kl-out-[\w-]+$/.test(d) && fs.existsSync(path.join(baseTree, d, 'vmlinux')));
-  if (outs.length === 0) return;
+  if (!outDirsOf(baseTree).some((d) => built(path.join(baseTree, d)) !== null)) return; // nothing built there to start from
   const t0 = Date.now();
-  // Another run configuring or building in the base tree: wait for it (its incremental build
-  // is shorter than a whole one here). Runs on the base never wait for a series tree, so
-  // holding this series' lock meanwhile cannot deadlock.
-  const seeded = await withLock(treeUseLock(baseTree), async () => {
+  const head = (await mustRun(rec, ['git', '-C', tree, 'rev-parse', 'HEAD'], { what: 'git rev-parse (series)' })).trim();
+  const changed = new Set(await changedFiles(rec, tree, base, head));
+  const files = (await mustRun(rec, ['git', '-C', tree, 'ls-files', '-z'], { what: 'git ls-files' })).split('\0').filter(Boolean);
+  let restored = 0;
+  for (const f of files) {
+    if (changed.has(f)) continue;
+    const st = fs.statSync(path.join(baseTree, f), { throwIfNoEntry: false });
+    if (!st?.isFile()) continue;
+    fs.utimesSync(path.join(tree, f), st.atime, st.mtime);
+    restored++;
+  }
+  // New mtimes make git's index stale for every file: the next revision's `git reset
+  // --hard` would check all of them out again (new mtimes, a whole rebuild). Refresh the
+  // index (git rehashes them, finds them unchanged).
+  await mustRun(rec, ['git', '-C', tree, 'update-index', '-q', '--refresh'], { what: 'git update-index --refresh', timeout: 10 * 60_000 });
+  log(`seeded from the base tree: ${restored} untouched file(s) keep the base's mtimes (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+const OUT_DIR = /^kl-out-(?!clean-)([\w-]+?)(?:-([0-9a-f]{8}))?$/;
+const built = (dir: string) => fs.statSync(path.join(dir, 'vmlinux'), { throwIfNoEntry: false })?.mtimeMs ?? null;
+const outDirsOf = (tree: string) => (fs.existsSync(tree) ? fs.readdirSync(tree).filter((d) => OUT_DIR.test(d)) : []);
+
+/**
+ * Each tree keeps one out dir per configuration (config.ts: outDirFor), so switching suites
+ * or --config-item values never rebuilds what another configuration built there. An out dir
+ * about to be built for the first time starts from a copy instead of from nothing: one
+ * whose .config is this one (this tree's, else the base tree's: make then compiles what the
+ * series touches), or else the most recently built one of the same variant (make rebuilds
+ * what the two configurations' difference touches). Only a build seeds: a build cache hit
+ * leaves the tree alone. Copies are valid in another tree because kbuild's out dirs use a
+ * relative srctree; the files the series changes are touched, so no object built from the
+ * base's version of them can look up to date.
+ */
+export async function seedOutDir(rec: Recorder, baseTree: string, tree: string, outDir: string, dotConfig: string): Promise<void> {
+  if (rec.dryRun || built(outDir) !== null) return;
+  const variant = OUT_DIR.exec(path.basename(outDir))?.[1];
+  if (!variant) return;
+  const want = fs.readFileSync(dotConfig, 'utf8');
+  const config = (d: string) => fs.readFileSync(path.join(d, '.config'), { encoding: 'utf8', flag: 'r' });
+  const candidates = [...new Set([tree, baseTree])].flatMap((t) =>
+    outDirsOf(t)
+      .map((d) => path.join(t, d))
+      .filter((d) => d !== outDir && fs.existsSync(path.join(d, '.config')))
+      .map((dir) => ({ tree: t, dir, at: built(dir), same: config(dir) === want }))
+      .filter((c): c is { tree: string; dir: string; at: number; same: boolean } => c.at !== null),
+  );
+  const from =
+    candidates.find((c) => c.same && c.tree === tree) ??
+    candidates.find((c) => c.same) ??
+    candidates.filter((c) => OUT_DIR.exec(path.basename(c.dir))?.[1] === variant).sort((a, b) => b.at - a.at)[0];
+  if (!from) return;
+  const t0 = Date.now();
+  const tmp = `${outDir}.tmp-${process.pid}`;
+  // An out dir of the lab's old naming (kl-out-<variant>, one for all configurations) in
+  // this tree is moved, not copied: it is this configuration's now.
+  const legacy = from.tree === tree && from.same && path.basename(from.dir) === `kl-out-${variant}`;
+  const take = async () => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (legacy) fs.renameSync(from.dir, tmp);
+    else await mustRun(rec, ['cp', '-a', from.dir, tmp], { what: `copy ${from.dir}`, timeout: 10 * 60_000 });
+  };
+  // Another run configuring or building in the base tree: wait for it. Runs on the base
+  // never wait for a series tree, so holding this tree's lock meanwhile cannot deadlock.
+  if (from.tree === tree) await take();
+  else await withLock(treeUseLock(from.tree), take);
+  repointToolDeps(path.join(tmp, 'tools'), [
+    [from.dir, outDir],
+    [from.tree, tree],
+  ]);
+  // This run's fragments, and its .config where it differs (an unchanged one keeps its
+  // mtime: make does not run syncconfig for nothing).
+  fs.rmSync(path.join(tmp, 'kl-fragments'), { recursive: true, force: true });
+  if (fs.existsSync(path.join(outDir, 'kl-fragments'))) fs.cpSync(path.join(outDir, 'kl-fragments'), path.join(tmp, 'kl-fragments'), { recursive: true, preserveTimestamps: true });
+  if (!from.same) fs.copyFileSync(dotConfig, path.join(tmp, '.config'));
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.renameSync(tmp, outDir);
+  if (from.tree !== tree) {
+    const base = (await mustRun(rec, ['git', '-C', baseTree, 'rev-parse', 'HEAD'], { what: 'git rev-parse (base)' })).trim();
     const head = (await mustRun(rec, ['git', '-C', tree, 'rev-parse', 'HEAD'], { what: 'git rev-parse (series)' })).trim();
-    const changed = new Set(await changedFiles(rec, tree, base, head));
-    const files = (await mustRun(rec, ['git', '-C', tree, 'ls-files', '-z'], { what: 'git ls-files' })).split('\0').filter(Boolean);
-    let restored = 0;
-    for (const f of files) {
-      if (changed.has(f)) continue;
-      const st = fs.statSync(path.join(baseTree, f), { throwIfNoEntry: false });
-      if (!st?.isFile()) continue;
-      fs.utimesSync(path.join(tree, f), st.atime, st.mtime);
-      restored++;
+    const now = new Date();
+    for (const f of await changedFiles(rec, tree, base, head)) {
+      if (fs.existsSync(path.join(tree, f))) fs.utimesSync(path.join(tree, f), now, now);
     }
-    // New mtimes make git's index stale for every file: the next revision's `git reset
-    // --hard` would check all of them out again (new mtimes, a whole rebuild). Refresh the
-    // index (git rehashes them, finds them unchanged) while the out dirs are copied.
-    const refresh = mustRun(rec, ['git', '-C', tree, 'update-index', '-q', '--refresh'], { what: 'git update-index --refresh', timeout: 10 * 60_000 });
-    refresh.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
-    for (const d of outs) {
-      await mustRun(rec, ['cp', '-a', path.join(baseTree, d), path.join(tree, d)], { what: `copy the base tree's ${d}`, timeout: 10 * 60_000 });
-      repointToolDeps(path.join(tree, d, 'tools'), baseTree, tree);
-    }
-    await refresh;
-    return restored;
-  });
-  log(`seeded from the base tree: ${seeded} untouched file(s) keep the base's mtimes, ${outs.join(', ')} copied (${((Date.now() - t0) / 1000).toFixed(1)} s); make compiles what the series touches`);
+  }
+  const whose = from.tree === tree ? 'this tree\'s' : 'the base tree\'s';
+  log(`out dir ${path.basename(outDir)} seeded from ${whose} ${path.basename(from.dir)} (${from.same ? 'the same configuration' : 'another configuration: make rebuilds what differs'}), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+// Out dirs of a lab config are ~300 MB each (a --debug one ~1 GB): a tree keeps the most
+// recently used few. The run holds the tree's lock, so none of them is being built.
+const KEEP_OUT_DIRS = 6;
+
+/** Mark an out dir used now, and drop the least recently used beyond KEEP_OUT_DIRS in its tree. */
+export function useOutDir(tree: string, outDir: string, keep = KEEP_OUT_DIRS): void {
+  if (!fs.existsSync(outDir)) return;
+  const stamp = (d: string) => path.join(d, '.kl-used');
+  const now = new Date();
+  fs.closeSync(fs.openSync(stamp(outDir), 'a'));
+  fs.utimesSync(stamp(outDir), now, now);
+  const used = (d: string) => fs.statSync(stamp(d), { throwIfNoEntry: false })?.mtimeMs ?? fs.statSync(d).mtimeMs;
+  const dirs = outDirsOf(tree)
+    .map((d) => path.join(tree, d))
+    .sort((a, b) => used(b) - used(a));
+  for (const d of dirs.slice(keep)) {
+    if (d === outDir) continue;
+    log(`pruning out dir ${d} (the ${keep} most recently used of this tree stay)`);
+    fs.rmSync(d, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -231,15 +308,17 @@ async function seedFromBase(rec: Recorder, baseTree: string, tree: string, base:
  * other command lines, rebuild objtool, and then every object (each depends on objtool).
  * Point them at the copy's tree, keeping their mtimes.
  */
-function repointToolDeps(dir: string, from: string, to: string): void {
+function repointToolDeps(dir: string, moves: [string, string][]): void {
   if (!fs.existsSync(dir)) return;
   for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (!e.isFile() || !/\.(cmd|d)$/.test(e.name)) continue;
     const f = path.join(e.parentPath, e.name);
-    const text = fs.readFileSync(f, 'utf8');
-    if (!text.includes(from)) continue;
+    let text = fs.readFileSync(f, 'utf8');
+    if (!moves.some(([from]) => text.includes(from))) continue;
+    // the longest prefix first: the out dir, then the tree it is in
+    for (const [from, to] of moves) text = text.split(`${from}/`).join(`${to}/`);
     const st = fs.statSync(f);
-    fs.writeFileSync(f, text.split(`${from}/`).join(`${to}/`));
+    fs.writeFileSync(f, text);
     fs.utimesSync(f, st.atime, st.mtime);
   }
 }

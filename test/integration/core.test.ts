@@ -28,7 +28,7 @@ test.serial('base kernel: smoke and uring pass, every result file is written', a
   t.true(fs.existsSync(path.join(r.dir!, 'kmsg', 'uring__ublk_ctrl_add_start_stop_delete.log')), 'per-test kernel messages');
   const meta = JSON.parse(fs.readFileSync(path.join(r.dir!, 'metadata.json'), 'utf8'));
   // the out dir it was built in: the base's own, or a --clean one (test/integration/loop.test.ts)
-  t.regex(meta.reproducer.join('\n'), /make O=kl-out-(clean-)?default ARCH=x86_64/);
+  t.regex(meta.reproducer.join('\n'), /make O=kl-out-(clean-default|default-[0-9a-f]{8}) ARCH=x86_64/);
   t.regex(fs.readFileSync(path.join(r.dir!, 'console.log'), 'utf8'), /^\[host\s+\d+\.\d+\] /m, 'console lines carry host timestamps');
 });
 
