@@ -108,7 +108,10 @@ if (cold) {
   fs.copyFileSync(path.join(run.dir, 'config'), path.join(src, '.config'));
   const m = await $`make -C ${src} ARCH=x86_64 -j${os.availableParallelism()} olddefconfig bzImage`;
   const plain = (Date.now() - t0) / 1000;
-  rows.push(['3. cold, empty cache', `${wall.toFixed(0)} s`, `extract + make ${plain.toFixed(0)} s${m.exitCode ? ' (make failed)' : ''}`, (wall / plain).toFixed(2), '≤ 1.15']);
+  // Where the lab's time went, beside the limit's one make.
+  const tm = run.timings ?? {};
+  const parts = ['source', 'patches', 'config', 'build', 'image', 'boot'].filter((k) => tm[k] !== undefined).map((k) => `${k} ${tm[k].toFixed(0)}`);
+  rows.push(['3. cold, empty cache', `${wall.toFixed(0)} s (${parts.join(', ')})`, `extract + make ${plain.toFixed(0)} s${m.exitCode ? ' (make failed)' : ''}`, (wall / plain).toFixed(2), '≤ 1.15']);
   fs.rmSync(cache, { recursive: true, force: true });
   fs.rmSync(plainDir, { recursive: true, force: true });
   fs.rmSync(deb, { recursive: true, force: true });
