@@ -35,7 +35,9 @@ export function kernelVersion(tree: string): string {
 }
 
 async function commitAll(rec: Recorder, repo: string, message: string): Promise<void> {
-  await mustRun(rec, ['git', '-C', repo, 'add', '-A', '-f'], { what: 'git add (base snapshot)' });
+  // Loose objects uncompressed: zlib was about two thirds of git add's CPU for a kernel tree
+  // (~14 s of a cold run here) for 1.2 GB less on disk, once per base.
+  await mustRun(rec, ['git', '-c', 'core.looseCompression=0', '-C', repo, 'add', '-A', '-f'], { what: 'git add (base snapshot)' });
   await mustRun(rec, ['git', ...GIT_ID, '-C', repo, 'commit', '-q', '--allow-empty', '-m', message], { what: 'git commit (base snapshot)' });
 }
 
