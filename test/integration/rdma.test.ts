@@ -8,7 +8,7 @@ import { loadSuite } from '../../harness/catalog.ts';
 import { paths } from '../../harness/paths.ts';
 import { lab } from './helpers.ts';
 
-test.serial('rdma: rxe and siw come up on the NIC; one guest and two guests on one link pass rping with verification and perftest; an unreachable peer fails; nothing leaves QEMU', async (t) => {
+test.serial('rdma: rxe and siw come up on the NIC; one guest and two guests on one link pass rping with verification, perftest and NVMe over RDMA with verified data; an unreachable peer fails; nothing leaves QEMU', async (t) => {
   // Soft RDMA on a loaded TCG host has rare flakes of its own (suites/rdma/README.md): a
   // one-guest test may pass on its one retry and is then reported flaky; two twice-failing
   // runs fail, and two-guest tests are never retried (the other guest would not be).
@@ -46,10 +46,12 @@ test.serial('rdma: rxe and siw come up on the NIC; one guest and two guests on o
     else t.is(got?.guests, undefined, want.name);
     // a perftest test counted every iteration and logged perftest's figure and its wall time
     const bw = /^(write|read)_bw(_pair)?_64k_(rxe|siw)$/.exec(want.name);
+    const nvme = /^nvme_rdma_pair_(rxe|siw)$/.exec(want.name);
+    if (nvme) t.regex(ktap, new RegExp(`# ${nvme[1]}: a connected to \\S+ on \\S+ in \\d+ ms \\(nvme\\d+, /dev/ng\\d+n\\d+\\); fio io_uring passthrough wrote 16\\.0MiB in 4 KiB random writes and read back all of it \\(16\\.0MiB\\), every block's crc32c verified`), want.name);
     if (bw) t.regex(ktap, new RegExp(`# ${bw[3]}: ib_${bw[1]}_bw ${bw[2] ? 'a -> b ' : ''}65536 B x 200: perftest average \\d+\\.\\d\\d MB/s( \\(its rdtsc calibration failed\\))?; 13\\.11 MB in \\d+\\.\\d\\d s wall`), want.name);
   }
   for (const p of ['rxe', 'siw']) {
-    for (const k of ['link_up', 'rping_verify_4k', 'rping_verify_64k', 'write_bw_64k', 'read_bw_64k', 'unreachable_peer_fails', 'rping_pair_4k', 'write_bw_pair_64k']) t.true(byName.has(`${k}_${p}`), `${k}_${p} is in the suite`);
+    for (const k of ['link_up', 'rping_verify_4k', 'rping_verify_64k', 'write_bw_64k', 'read_bw_64k', 'unreachable_peer_fails', 'rping_pair_4k', 'write_bw_pair_64k', 'nvme_rdma_pair']) t.true(byName.has(`${k}_${p}`), `${k}_${p} is in the suite`);
   }
   t.true(byName.has('read_bw_pair_64k_rxe'));
   // Both guests' files, each guest with its own console and streams.
@@ -69,7 +71,7 @@ test.serial('rdma: rxe and siw come up on the NIC; one guest and two guests on o
   t.regex(barriers, /-> b: go rdma\/write_bw_pair_64k_siw done/);
   // The config the suite asked for, built in.
   const config = fs.readFileSync(path.join(r.dir!, 'config'), 'utf8');
-  for (const sym of ['CONFIG_VIRTIO_NET', 'CONFIG_INFINIBAND', 'CONFIG_INFINIBAND_USER_ACCESS', 'CONFIG_RDMA_RXE', 'CONFIG_RDMA_SIW']) t.regex(config, new RegExp(`^${sym}=y$`, 'm'));
+  for (const sym of ['CONFIG_VIRTIO_NET', 'CONFIG_INFINIBAND', 'CONFIG_INFINIBAND_USER_ACCESS', 'CONFIG_RDMA_RXE', 'CONFIG_RDMA_SIW', 'CONFIG_NVME_RDMA', 'CONFIG_NVME_TARGET_RDMA']) t.regex(config, new RegExp(`^${sym}=y$`, 'm'));
   // Nothing leaves QEMU: the two guests' NICs are the two ends of one pair of unix datagram sockets.
   // (run.json keeps each command as one line)
   const qemus = (run.commands as unknown as string[]).map((c) => c.split(' ')).filter((c) => c[0] === 'qemu-system-x86_64');
