@@ -42,9 +42,13 @@ export interface PairActions {
  */
 export class Barriers {
   private socks: Partial<Record<Role, net.Socket>> = {};
-  private waiting = new Map<string, Role>();
+  private waiting = new Map<string, { who: Role; key: string }>(); // by `${key} #${run}`
   private ended = new Set<Role>();
-  private left = new Set<string>(); // `${role} ${test}`
+  // How often each guest left each test (`${role} ${test}`): under --repeat a two-guest test
+  // runs several times on both guests, and a guest's barriers in its n-th run meet the other
+  // guest's n-th run, never a run that has already left.
+  private left = new Map<string, number>();
+  private runOf = (role: Role, test: string) => this.left.get(`${role} ${test}`) ?? 0;
   readonly log: string[] = [];
 
   constructor(private readonly actions?: PairActions) {}
@@ -82,11 +86,12 @@ export class Barriers {
     }
     const lv = LEAVE_LINE.exec(line);
     if (lv) {
-      this.note(`${role}: left ${lv[1]}`);
-      this.left.add(`${role} ${lv[1]}`);
-      for (const [key, who] of this.waiting) {
-        if (who === role || !key.startsWith(`${lv[1]} `)) continue;
-        this.waiting.delete(key);
+      const run = this.runOf(role, lv[1]!);
+      this.note(`${role}: left ${lv[1]}${run > 0 ? ` (run ${run + 1})` : ''}`);
+      this.left.set(`${role} ${lv[1]}`, run + 1);
+      for (const [slot, { who, key }] of this.waiting) {
+        if (who === role || !key.startsWith(`${lv[1]} `) || !slot.endsWith(` #${run}`)) continue;
+        this.waiting.delete(slot);
         this.send(who, `gone ${key}`);
       }
       return;
@@ -98,21 +103,23 @@ export class Barriers {
     }
     const key = `${m[1]} ${m[2]}`;
     const other = peerOf(role);
-    this.note(`${role}: at ${key}`);
-    if (this.ended.has(other) || this.left.has(`${other} ${m[1]}`)) return this.send(role, `gone ${key}`);
-    if (this.waiting.get(key) === other) {
-      this.waiting.delete(key);
+    const run = this.runOf(role, m[1]!);
+    const slot = `${key} #${run}`;
+    this.note(`${role}: at ${key}${run > 0 ? ` (run ${run + 1})` : ''}`);
+    if (this.ended.has(other) || this.runOf(other, m[1]!) > run) return this.send(role, `gone ${key}`);
+    if (this.waiting.get(slot)?.who === other) {
+      this.waiting.delete(slot);
       this.send('a', `go ${key}`);
       this.send('b', `go ${key}`);
-    } else this.waiting.set(key, role);
+    } else this.waiting.set(slot, { who: role, key });
   }
 
   /** A guest ended: whoever waits for it hears so now. */
   end(role: Role): void {
     this.ended.add(role);
-    for (const [key, who] of this.waiting) {
+    for (const [slot, { who, key }] of this.waiting) {
       if (who === role) continue;
-      this.waiting.delete(key);
+      this.waiting.delete(slot);
       this.send(who, `gone ${key}`);
     }
   }

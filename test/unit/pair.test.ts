@@ -144,3 +144,37 @@ test('control port: link down|up and kill-peer reach the host actions with the a
   ga.guest.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('barriers under --repeat: a guest\'s n-th run of a test meets the other\'s n-th run; a leave of an earlier run never answers a later run gone', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
+  const b = new Barriers();
+  const ga = await ctlPair(dir, 'a');
+  const gb = await ctlPair(dir, 'b');
+  b.attach('a', ga.host);
+  b.attach('b', gb.host);
+  // run 1 on both guests; a is done first and starts run 2 while b is still in run 1
+  ga.guest.write('barrier rdma/x listening\n');
+  gb.guest.write('barrier rdma/x listening\n');
+  await settle();
+  t.deepEqual(ga.lines, ['go rdma/x listening']);
+  ga.guest.write('leave rdma/x\nbarrier rdma/x listening\n');
+  await settle();
+  t.deepEqual(ga.lines, ['go rdma/x listening'], 'a\'s second run waits for b\'s second run');
+  gb.guest.write('leave rdma/x\n'); // b leaves its first run now
+  await settle();
+  t.deepEqual(ga.lines, ['go rdma/x listening'], 'b leaving its first run does not end a\'s second');
+  gb.guest.write('barrier rdma/x listening\n');
+  await settle();
+  t.deepEqual(ga.lines, ['go rdma/x listening', 'go rdma/x listening']);
+  t.deepEqual(gb.lines, ['go rdma/x listening', 'go rdma/x listening']);
+  // b fails its second run before the next barrier: a, waiting in its second run, hears gone
+  ga.guest.write('barrier rdma/x done\n');
+  await settle();
+  gb.guest.write('leave rdma/x\n');
+  await settle();
+  t.deepEqual(ga.lines.slice(2), ['gone rdma/x done']);
+  b.close();
+  ga.guest.destroy();
+  gb.guest.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
