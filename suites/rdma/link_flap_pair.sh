@@ -77,5 +77,5 @@ rc=$?
 kl_barrier done2
 [ $rc = 0 ] || kl_fail "$P: rping after the cable was back exited $rc: $(tr '\n' ' ' <"$T/client2" | cut -c1-300)"
 [ "$(grep -c '^ping data: ' "$T/client2")" = 10 ] || kl_fail "$P: after the cable was back, want 10 pings"
-kl_info "$P: cable out 15 s: meanwhile the rping $during; with the cable back it had $outcome; a new rping: 10 pings verified"
+kl_info "$P: cable out 15 s: meanwhile the write stream $during; with the cable back it had $outcome; a new rping: 10 pings verified"
 exit 0
