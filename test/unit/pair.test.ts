@@ -24,13 +24,19 @@ async function ctlPair(dir: string, name: string): Promise<{ host: net.Socket; g
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
-test('barriers: both guests hear go only once both are there; a guest that ended or left the test makes the other hear gone; other lines are ignored', async (t) => {
+/** Host-side barriers with guests a and b attached over real sockets in a fresh dir. */
+async function attachedPair(): Promise<{ dir: string; b: Barriers; ga: Awaited<ReturnType<typeof ctlPair>>; gb: Awaited<ReturnType<typeof ctlPair>> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
   const b = new Barriers();
   const ga = await ctlPair(dir, 'a');
   const gb = await ctlPair(dir, 'b');
   b.attach('a', ga.host);
   b.attach('b', gb.host);
+  return { dir, b, ga, gb };
+}
+
+test('barriers: both guests hear go only once both are there; a guest that ended or left the test makes the other hear gone; other lines are ignored', async (t) => {
+  const { dir, b, ga, gb } = await attachedPair();
   ga.guest.write('barrier rdma/x listening\n');
   await settle();
   t.deepEqual(ga.lines, [], 'a waits alone: no answer yet');
@@ -146,12 +152,7 @@ test('control port: link down|up and kill-peer reach the host actions with the a
 });
 
 test('barriers under --repeat: a guest\'s n-th run of a test meets the other\'s n-th run; a leave of an earlier run never answers a later run gone', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
-  const b = new Barriers();
-  const ga = await ctlPair(dir, 'a');
-  const gb = await ctlPair(dir, 'b');
-  b.attach('a', ga.host);
-  b.attach('b', gb.host);
+  const { dir, b, ga, gb } = await attachedPair();
   // run 1 on both guests; a is done first and starts run 2 while b is still in run 1
   ga.guest.write('barrier rdma/x listening\n');
   gb.guest.write('barrier rdma/x listening\n');
