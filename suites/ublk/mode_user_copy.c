@@ -29,21 +29,35 @@ static int user_copy_xfer(struct kl_queue *q, unsigned int tag,
 
 	while (done < len) {
 		__u64 pos = kl_user_copy_pos(q->q_id, tag, done);
+		__u64 t0 = kl_now_ns();
 		ssize_t n;
 
 		if (to_request)
 			n = pwrite(q->dev->cdev_fd, buf + done, len - done, pos);
 		else
 			n = pread(q->dev->cdev_fd, buf + done, len - done, pos);
+		kl_stat_add(q, KL_ST_UCOPY_NS, kl_now_ns() - t0);
+		kl_stat_add(q, KL_ST_UCOPY_CALLS, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return -EIO;	/* request shorter than its iod says */
+		kl_stat_add(q, KL_ST_UCOPY_BYTES, n);
 		done += n;
 	}
 	return 0;
+}
+
+static void user_copy_zero_fill(struct kl_queue *q, unsigned int tag,
+				unsigned int len)
+{
+	__u64 t0 = kl_now_ns();
+
+	memset(q->ios[tag].buf, 0, len);
+	kl_stat_add(q, KL_ST_FILL_NS, kl_now_ns() - t0);
+	kl_stat_add(q, KL_ST_FILL_BYTES, len);
 }
 
 static int user_copy_submit_io(struct kl_queue *q, unsigned int tag,
@@ -62,7 +76,7 @@ static int user_copy_submit_io(struct kl_queue *q, unsigned int tag,
 	}
 	if (kl_tgt_has_backing(q))
 		return kl_tgt_submit_rw(q, tag, iod);
-	memset(q->ios[tag].buf, 0, len);
+	user_copy_zero_fill(q, tag, len);
 	ret = user_copy_xfer(q, tag, len, true);
 	return ret ? ret : (int)len;
 }
