@@ -48,7 +48,7 @@ case $? in
 4) echo "$features"; exit 4 ;;	# no ublk at all: kl-ublk says SKIP and why
 *) echo "FAIL: kl-ublk features: $features"; exit 1 ;;
 esac
-echo "$features" | sed 's/^/features: /'
+echo "kl-ublk features: $(echo "$features" | grep '^mode ' | tr '\n' ';')"
 
 # Why the kernel must have mode $1 (exit 1: it need not).
 must_have() {

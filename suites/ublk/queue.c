@@ -127,6 +127,7 @@ int kl_tgt_rw_done(struct kl_queue *q, unsigned int tag,
 {
 	struct kl_io *io = &q->ios[tag];
 	unsigned int len = kl_iod_bytes(iod);
+	__u64 t0;
 
 	io->inflight--;
 	if (res < 0)
@@ -134,7 +135,9 @@ int kl_tgt_rw_done(struct kl_queue *q, unsigned int tag,
 	if (res == 0) {
 		if (ublksrv_get_op(iod) != UBLK_IO_OP_READ)
 			return -EIO;
+		t0 = kl_now_ns();
 		memset((char *)io->buf + io->done, 0, len - io->done);
+		kl_stat_add(q, KL_ST_FILL_NS, kl_now_ns() - t0);
 		kl_stat_add(q, KL_ST_FILL_BYTES, len - io->done);
 		return len;
 	}
