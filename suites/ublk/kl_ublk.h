@@ -69,6 +69,44 @@ enum kl_tgt_type { KL_TGT_NULL, KL_TGT_LOOP };
 
 struct kl_mode_ops;
 
+/*
+ * What the server did to move request data, counted per queue. ublk-perf
+ * reads them around each measurement to check that a mode did what it is
+ * named for: a zero-copy mode copies no byte and lends, registers or
+ * auto-registers the pages of every request; a copy mode copies each byte
+ * once. They live in KL_UBLK_RUN_DIR/<id>.stats, mapped shared by the
+ * daemon, so `kl-ublk stats` reads them while the device serves IO. Each
+ * row has one writer, its queue thread.
+ */
+enum kl_stat {
+	KL_ST_REQS,		/* READ/WRITE requests committed with success */
+	KL_ST_REQ_BYTES,	/* ... their bytes */
+	KL_ST_ERRS,		/* READ/WRITE requests committed with an error */
+	KL_ST_DRV_COPY_BYTES,	/* bytes the driver copied to/from our buffer */
+	KL_ST_UCOPY_CALLS,	/* pread/pwrite calls on /dev/ublkcN */
+	KL_ST_UCOPY_BYTES,	/* ... bytes they moved */
+	KL_ST_UCOPY_NS,		/* ... time spent in them */
+	KL_ST_FILL_BYTES,	/* bytes the server zero-filled in its buffer */
+	KL_ST_FILL_NS,		/* ... time spent on it */
+	KL_ST_FUSED,		/* fused primaries that lent a request's pages */
+	KL_ST_BUF_REGS,		/* REGISTER_IO_BUF..UNREGISTER_IO_BUF chains that held */
+	KL_ST_AUTO_REGS,	/* requests delivered with an auto-registered buffer */
+	KL_ST_ZC_BYTES,		/* bytes target IO moved on the request's own pages */
+	KL_ST_NR,
+};
+
+#define KL_STATS_MAGIC	0x6b6c7374	/* "klst" */
+
+struct kl_stats_file {
+	__u32 magic;
+	__u32 nr_queues;
+	__u64 dev_flags;	/* UBLK_F_* the driver kept at ADD_DEV */
+	char mode[16];
+	__u64 q[KL_UBLK_MAX_QUEUES][KL_ST_NR];
+};
+
+extern const char *const kl_stat_names[KL_ST_NR];
+
 /* Everything "add" (and "recover", from the saved state file) needs. */
 struct kl_dev_cfg {
 	enum kl_tgt_type tgt;
@@ -113,6 +151,8 @@ struct kl_queue {
 	pthread_t thread;
 	int init_err;		/* set before the ready semaphore is posted */
 	void *mode_priv;
+	__u64 *stats;		/* this queue's row of dev->stats (or a private one) */
+	__u64 stats_local[KL_ST_NR];
 };
 
 struct kl_dev {
@@ -124,6 +164,7 @@ struct kl_dev {
 	__u64 size;
 	sem_t ready;
 	int nr_threads;
+	struct kl_stats_file *stats;	/* NULL: counters stay private */
 	struct kl_queue q[KL_UBLK_MAX_QUEUES];
 };
 
@@ -162,6 +203,14 @@ int kl_tgt_rw_done(struct kl_queue *q, unsigned int tag,
 int kl_tgt_submit_rw(struct kl_queue *q, unsigned int tag,
 		     const struct ublksrv_io_desc *iod);
 __u64 kl_user_copy_pos(int q_id, unsigned int tag, unsigned int off);
+
+/* Only the queue's own thread writes its row; readers may be elsewhere. */
+static inline void kl_stat_add(struct kl_queue *q, enum kl_stat s, __u64 v)
+{
+	__atomic_store_n(&q->stats[s], q->stats[s] + v, __ATOMIC_RELAXED);
+}
+
+__u64 kl_now_ns(void);
 
 static inline bool kl_tgt_has_backing(const struct kl_queue *q)
 {

@@ -7,6 +7,7 @@
  *   list [-n ID]
  *   features
  *   recover -n ID
+ *   stats -n ID
  *
  * "add" and "recover" fork a daemon that serves the device; the command
  * itself returns (printing the device id) only once /dev/ublkbN exists, so
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -183,6 +185,56 @@ static void kl_forget_dev(int id)
 
 	kl_run_path(path, sizeof(path), id, "conf");
 	unlink(path);
+	kl_run_path(path, sizeof(path), id, "stats");
+	unlink(path);
+}
+
+const char *const kl_stat_names[KL_ST_NR] = {
+	[KL_ST_REQS] = "reqs",
+	[KL_ST_REQ_BYTES] = "req_bytes",
+	[KL_ST_ERRS] = "errs",
+	[KL_ST_DRV_COPY_BYTES] = "drv_copy_bytes",
+	[KL_ST_UCOPY_CALLS] = "ucopy_calls",
+	[KL_ST_UCOPY_BYTES] = "ucopy_bytes",
+	[KL_ST_UCOPY_NS] = "ucopy_ns",
+	[KL_ST_FILL_BYTES] = "fill_bytes",
+	[KL_ST_FILL_NS] = "fill_ns",
+	[KL_ST_FUSED] = "fused",
+	[KL_ST_BUF_REGS] = "buf_regs",
+	[KL_ST_AUTO_REGS] = "auto_regs",
+	[KL_ST_ZC_BYTES] = "zc_bytes",
+};
+
+/*
+ * Map <id>.stats for the queue threads to count in. A recovered server
+ * goes on counting where the dead one stopped. Without the file the
+ * device still works; the counters then stay private.
+ */
+static void kl_stats_map(struct kl_dev *dev)
+{
+	char path[PATH_MAX];
+	struct kl_stats_file *st;
+	int fd;
+
+	kl_run_path(path, sizeof(path), dev->info.dev_id, "stats");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || ftruncate(fd, sizeof(*st))) {
+		kl_log("%s: %s (counters not shared)", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (st == MAP_FAILED) {
+		kl_log("mmap %s: %s (counters not shared)", path, strerror(errno));
+		return;
+	}
+	st->magic = KL_STATS_MAGIC;
+	st->nr_queues = dev->info.nr_hw_queues;
+	st->dev_flags = dev->info.flags;
+	snprintf(st->mode, sizeof(st->mode), "%s", dev->cfg.mode->name);
+	dev->stats = st;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -362,6 +414,7 @@ static int kl_serve(const struct kl_dev_cfg *cfg, bool recover, int status_fd)
 	if (!ret) {
 		if (status_fd >= 0)
 			kl_name_log(dev->info.dev_id);
+		kl_stats_map(dev);
 		ret = kl_go_live(&s);
 	}
 	if (ret) {
@@ -466,6 +519,7 @@ static void kl_usage(void)
 		"       kl-ublk list [-n ID]\n"
 		"       kl-ublk features\n"
 		"       kl-ublk recover -n ID\n"
+		"       kl-ublk stats -n ID\n"
 		"exit: 0 ok, 1 error, 2 usage, 4 skip (kernel lacks the feature)\n");
 }
 
@@ -742,6 +796,49 @@ static int kl_cmd_features(void)
 }
 
 /*
+ * One line: the device's mode and flags, then each counter of struct
+ * kl_stats_file summed over the queues, as "name value" pairs.
+ */
+static int kl_cmd_stats(struct kl_args *a)
+{
+	__u64 sum[KL_ST_NR] = { 0 };
+	struct kl_stats_file st;
+	char path[PATH_MAX];
+	unsigned int i, j;
+	ssize_t n;
+	int fd;
+
+	if (a->cfg.dev_id < 0) {
+		kl_usage();
+		return KL_UBLK_USAGE;
+	}
+	kl_run_path(path, sizeof(path), a->cfg.dev_id, "stats");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "kl-ublk: no counters for dev %d: %s: %s\n",
+			a->cfg.dev_id, path, strerror(errno));
+		return KL_UBLK_ERR;
+	}
+	n = pread(fd, &st, sizeof(st), 0);
+	close(fd);
+	if (n != sizeof(st) || st.magic != KL_STATS_MAGIC ||
+	    st.nr_queues > KL_UBLK_MAX_QUEUES) {
+		fprintf(stderr, "kl-ublk: %s is not a kl-ublk counter file\n", path);
+		return KL_UBLK_ERR;
+	}
+	for (i = 0; i < st.nr_queues; i++)
+		for (j = 0; j < KL_ST_NR; j++)
+			sum[j] += st.q[i][j];
+	st.mode[sizeof(st.mode) - 1] = '\0';
+	printf("dev %d mode %s flags 0x%llx", a->cfg.dev_id, st.mode,
+	       (unsigned long long)st.dev_flags);
+	for (j = 0; j < KL_ST_NR; j++)
+		printf(" %s %llu", kl_stat_names[j], (unsigned long long)sum[j]);
+	printf("\n");
+	return KL_UBLK_OK;
+}
+
+/*
  * START_USER_RECOVERY is refused (-EBUSY) until the dead server's files are
  * released and the driver has quiesced the device: retry for a while.
  */
@@ -811,6 +908,8 @@ int main(int argc, char **argv)
 		return kl_cmd_features();
 	if (!strcmp(cmd, "recover"))
 		return kl_cmd_recover(&a);
+	if (!strcmp(cmd, "stats"))
+		return kl_cmd_stats(&a);
 	kl_usage();
 	return KL_UBLK_USAGE;
 }

@@ -63,6 +63,8 @@ static int auto_zc_submit_io(struct kl_queue *q, unsigned int tag,
 		       q->q_id, tag);
 		return -EIO;
 	}
+	/* without FALLBACK, a request whose registration failed is failed */
+	kl_stat_add(q, KL_ST_AUTO_REGS, 1);
 	if (!kl_tgt_has_backing(q))
 		return kl_iod_bytes(iod);
 	return auto_zc_queue_rw(q, tag, iod);
@@ -79,6 +81,7 @@ static int auto_zc_complete_io(struct kl_queue *q, unsigned int tag,
 		return cqe->res;
 	if (cqe->res == 0)
 		return -EIO;
+	kl_stat_add(q, KL_ST_ZC_BYTES, cqe->res);
 	io->done += cqe->res;
 	if (io->done < len)
 		return auto_zc_queue_rw(q, tag, iod);

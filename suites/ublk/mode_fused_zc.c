@@ -141,10 +141,16 @@ static int fused_zc_complete_io(struct kl_queue *q, unsigned int tag,
 	bool rd = ublksrv_get_op(iod) == UBLK_IO_OP_READ;
 	int prim, sec;
 
-	if (kl_ud_sub(cqe->user_data) == FZ_SUB_PRIMARY)
+	/* a primary succeeds only once it has lent the request's pages */
+	if (kl_ud_sub(cqe->user_data) == FZ_SUB_PRIMARY) {
 		io->mode_data[0] |= (__u64)(__u32)cqe->res << FZ_PRIM_SHIFT;
-	else
+		if (cqe->res >= 0)
+			kl_stat_add(q, KL_ST_FUSED, 1);
+	} else {
 		io->mode_data[0] |= (__u32)cqe->res;
+		if (cqe->res > 0)
+			kl_stat_add(q, KL_ST_ZC_BYTES, cqe->res);
+	}
 	if (--io->inflight)
 		return -EINPROGRESS;
 

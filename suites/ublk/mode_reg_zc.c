@@ -128,12 +128,15 @@ static int reg_zc_complete_io(struct kl_queue *q, unsigned int tag,
 		       cqe->res);
 		return cqe->res;
 	}
+	/* register and unregister both succeeded: the pages were in the table */
+	kl_stat_add(q, KL_ST_BUF_REGS, 1);
 	if (!kl_tgt_has_backing(q))
 		return len;
 
 	rw = (int)(__s64)REG_ZC_RW_RES(io);
 	if (rw < 0)
 		return rw;
+	kl_stat_add(q, KL_ST_ZC_BYTES, rw);
 	/*
 	 * 0: the file ends inside the device (READ) or refused the write; the
 	 * request pages can't be zero-filled from here, report an error.

@@ -4,11 +4,12 @@
  * server moves request data itself with pread()/pwrite() on /dev/ublkcN at
  * UBLKSRV_IO_BUF_OFFSET + (q_id << UBLK_QID_OFF) + (tag << UBLK_TAG_OFF):
  * reading there returns a WRITE request's data, writing there fills a READ
- * request. The null target still does the copies (zeros for READ) so the
- * user-copy path is exercised without a backing file.
+ * request. The null target still does the copies so the user-copy path is
+ * exercised without a backing file. A null READ returns what the tag's
+ * buffer holds, as copy mode does: zero-filling it first cost more than the
+ * pwrite() itself under TCG (suites/ublk-perf/README.md).
  */
 #include <errno.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "ublk_mode.h"
@@ -29,18 +30,22 @@ static int user_copy_xfer(struct kl_queue *q, unsigned int tag,
 
 	while (done < len) {
 		__u64 pos = kl_user_copy_pos(q->q_id, tag, done);
+		__u64 t0 = kl_now_ns();
 		ssize_t n;
 
 		if (to_request)
 			n = pwrite(q->dev->cdev_fd, buf + done, len - done, pos);
 		else
 			n = pread(q->dev->cdev_fd, buf + done, len - done, pos);
+		kl_stat_add(q, KL_ST_UCOPY_NS, kl_now_ns() - t0);
+		kl_stat_add(q, KL_ST_UCOPY_CALLS, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return -EIO;	/* request shorter than its iod says */
+		kl_stat_add(q, KL_ST_UCOPY_BYTES, n);
 		done += n;
 	}
 	return 0;
@@ -62,7 +67,6 @@ static int user_copy_submit_io(struct kl_queue *q, unsigned int tag,
 	}
 	if (kl_tgt_has_backing(q))
 		return kl_tgt_submit_rw(q, tag, iod);
-	memset(q->ios[tag].buf, 0, len);
 	ret = user_copy_xfer(q, tag, len, true);
 	return ret ? ret : (int)len;
 }

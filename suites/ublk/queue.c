@@ -12,10 +12,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kl_ublk.h"
@@ -125,6 +127,7 @@ int kl_tgt_rw_done(struct kl_queue *q, unsigned int tag,
 {
 	struct kl_io *io = &q->ios[tag];
 	unsigned int len = kl_iod_bytes(iod);
+	__u64 t0;
 
 	io->inflight--;
 	if (res < 0)
@@ -132,13 +135,24 @@ int kl_tgt_rw_done(struct kl_queue *q, unsigned int tag,
 	if (res == 0) {
 		if (ublksrv_get_op(iod) != UBLK_IO_OP_READ)
 			return -EIO;
+		t0 = kl_now_ns();
 		memset((char *)io->buf + io->done, 0, len - io->done);
+		kl_stat_add(q, KL_ST_FILL_NS, kl_now_ns() - t0);
+		kl_stat_add(q, KL_ST_FILL_BYTES, len - io->done);
 		return len;
 	}
 	io->done += res;
 	if (io->done < len)
 		return kl_tgt_submit_rw(q, tag, iod);
 	return len;
+}
+
+__u64 kl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 __u64 kl_user_copy_pos(int q_id, unsigned int tag, unsigned int off)
@@ -168,8 +182,30 @@ static int kl_queue_cmd(struct kl_queue *q, unsigned int tag, __u32 op, int res)
 	return 0;
 }
 
+/*
+ * Account a finished request. The driver copies a request's data to or
+ * from our buffer exactly when the address we gave it is that buffer.
+ */
+static void kl_count_commit(struct kl_queue *q, unsigned int tag, int res)
+{
+	__u8 op = ublksrv_get_op(&q->iods[tag]);
+	void *buf = q->ios[tag].buf;
+
+	if (op != UBLK_IO_OP_READ && op != UBLK_IO_OP_WRITE)
+		return;
+	if (res < 0) {
+		kl_stat_add(q, KL_ST_ERRS, 1);
+		return;
+	}
+	kl_stat_add(q, KL_ST_REQS, 1);
+	kl_stat_add(q, KL_ST_REQ_BYTES, res);
+	if (buf && kl_io_addr(q, tag) == (__u64)(uintptr_t)buf)
+		kl_stat_add(q, KL_ST_DRV_COPY_BYTES, res);
+}
+
 static void kl_commit(struct kl_queue *q, unsigned int tag, int res)
 {
+	kl_count_commit(q, tag, res);
 	if (kl_queue_cmd(q, tag, UBLK_U_IO_COMMIT_AND_FETCH_REQ, res)) {
 		kl_log("q%d tag %u: no SQE for COMMIT_AND_FETCH", q->q_id, tag);
 		q->ios[tag].state = KL_IO_IDLE;
@@ -450,6 +486,7 @@ int kl_queues_start(struct kl_dev *dev)
 		q->dev = dev;
 		q->q_id = i;
 		q->depth = dev->info.queue_depth;
+		q->stats = dev->stats ? dev->stats->q[i] : q->stats_local;
 		ret = -pthread_create(&q->thread, NULL, kl_queue_thread, q);
 		if (ret)
 			break;
