@@ -89,9 +89,9 @@ export function qemuOptValue(v: string): string {
   return v.replace(/,/g, ',,');
 }
 
-export function qemuArgv(b: BootSpec): string[] {
-  const q = qemuOptValue;
-  const cmdline = [
+/** The guest kernel's command line: the same for a local boot and an exported LAVA job. */
+export function guestCmdline(extra: string[] = []): string[] {
+  return [
     'console=ttyS0,115200',
     'panic=-1',
     'loglevel=7',
@@ -108,12 +108,20 @@ export function qemuArgv(b: BootSpec): string[] {
     // misses them and panics ("IO-APIC + timer doesn't work!", seen in CI with two builds
     // running): the lab's fault, never the kernel's. Virtual machines skip the check.
     'no_timer_check',
-    ...(b.extraCmdline ?? []),
+    ...extra,
   ];
+}
+
+/** QEMU's CPU model: the host's under KVM, every feature TCG emulates otherwise. */
+export const qemuCpu = (accel: Accel): string => (accel === 'kvm' ? 'host' : 'max');
+
+export function qemuArgv(b: BootSpec): string[] {
+  const q = qemuOptValue;
+  const cmdline = guestCmdline(b.extraCmdline);
   return [
     QEMU,
     '-accel', b.accel,
-    '-cpu', b.accel === 'kvm' ? 'host' : 'max',
+    '-cpu', qemuCpu(b.accel),
     '-m', String(b.memoryMiB),
     '-smp', String(b.cpus),
     '-nodefaults', '-no-reboot', '-display', 'none', '-monitor', 'none',
