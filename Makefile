@@ -8,7 +8,7 @@ DEB_PACKAGES := qemu-system-x86 build-essential bc bison flex libelf-dev libssl-
 	e2fsprogs kmod rsync xz-utils zstd git python3 perl util-linux openssh-client openssh-server b4 \
 	curl dpkg-dev makedumpfile iproute2 ibverbs-providers ibverbs-utils rdmacm-utils perftest qperf
 
-.PHONY: all deps lava-deps npm lab test test-unit nightly typecheck clean-cache
+.PHONY: all deps lava-deps npm lab test test-unit test-lava nightly typecheck clean-cache
 
 all: lab
 
@@ -55,6 +55,11 @@ test: deps npm typecheck
 
 test-unit: npm
 	npx ava 'test/unit/**/*.test.ts'
+
+# export-lava / lava-run / import-lava (test/lava/, outside npx ava's default files): the
+# job passes lava-common's strict schema; one job really runs under Debian's lava-run (root, TCG).
+test-lava: deps lava-deps npm
+	npx ava test/lava/schema.test.ts test/lava/roundtrip.test.ts
 
 # The full matrix: each patch set alone, the stacked set, --debug, benchmarks.
 nightly: deps npm
