@@ -12,6 +12,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { resolveSuite } from './catalog.ts';
 import { stripPrefixes } from './crash.ts';
@@ -19,7 +22,7 @@ import { UsageError } from './errors.ts';
 import { log } from './log.ts';
 import { runLab, type Handoff } from './pipeline.ts';
 import { plan, type TestPlan } from './plan.ts';
-import { guestCmdline, QEMU, qemuCpu } from './stages/qemu.ts';
+import { guestCmdline, QEMU, qemuCpu, SCRATCH_MIB, scratchDrive } from './stages/qemu.ts';
 import { createRunDir, exitCodeFor, newRunId, resultsStage, writeReports, writeRunJson } from './stages/results.ts';
 import type { BootOutcome } from './stages/qemu.ts';
 import type { KnownIssue, RunOptions, RunRecord } from './types.ts';
@@ -97,6 +100,9 @@ export interface LavaJobInput {
   kernelSha256: string;
   initrdUrl: string;
   initrdSha256: string;
+  /** the blank scratch disk, gzip-compressed (LAVA unpacks it): /dev/vda as in a local run */
+  scratchUrl: string;
+  scratchSha256: string;
   cmdline: string[];
   noKvm: boolean;
   memoryMiB: number;
@@ -140,6 +146,7 @@ export function lavaJob(i: LavaJobInput): Record<string, unknown> {
           images: {
             kernel: { url: i.kernelUrl, sha256sum: i.kernelSha256, image_arg: `-kernel {kernel} -append "${i.cmdline.join(' ')}"` },
             ramdisk: { url: i.initrdUrl, sha256sum: i.initrdSha256, image_arg: '-initrd {ramdisk}' },
+            scratch: { url: i.scratchUrl, sha256sum: i.scratchSha256, compression: 'gz', image_arg: `-drive ${scratchDrive('{scratch}')}` },
           },
         },
       },
@@ -233,6 +240,15 @@ function checkExport(opts: RunOptions, e: ExportOptions): void {
   if (pair) throw new UsageError(`export-lava: suite ${pair.name} boots two guests on one link, which a LAVA qemu job does not`, 'leave it out of --suite');
 }
 
+/** A blank disk of `mib` MiB, gzip-compressed (a few hundred KiB to ship instead of the whole). */
+async function blankDiskGz(file: string, mib: number): Promise<void> {
+  const zero = Buffer.alloc(1 << 20);
+  async function* zeros() {
+    for (let i = 0; i < mib; i++) yield zero;
+  }
+  await pipeline(Readable.from(zeros()), zlib.createGzip({ level: 9 }), fs.createWriteStream(file));
+}
+
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 /**
@@ -265,6 +281,7 @@ async function writeExport(h: Handoff, dir: string, finalDir: string, e: ExportO
   const nonce = crypto.randomBytes(8).toString('hex');
   fs.copyFileSync(h.kernel, path.join(dir, 'bzImage'));
   await h.writeInitrd(path.join(dir, 'initramfs.cpio'), h.job);
+  await blankDiskGz(path.join(dir, 'scratch.img.gz'), SCRATCH_MIB);
   const base = e.artifactUrl ? (e.artifactUrl.endsWith('/') ? e.artifactUrl : `${e.artifactUrl}/`) : `file://${finalDir}/`;
   const k = h.rec.kernel;
   const sets = k && k.patches.length > 0 ? [...new Set(k.patches.map((x) => x.set))].join(',') : 'none';
@@ -275,6 +292,8 @@ async function writeExport(h: Handoff, dir: string, finalDir: string, e: ExportO
     kernelSha256: sha256(path.join(dir, 'bzImage')),
     initrdUrl: `${base}initramfs.cpio`,
     initrdSha256: sha256(path.join(dir, 'initramfs.cpio')),
+    scratchUrl: `${base}scratch.img.gz`,
+    scratchSha256: sha256(path.join(dir, 'scratch.img.gz')),
     cmdline: guestCmdline([...h.extraCmdline, ...consoleModeCmdline(nonce)]),
     noKvm: e.noKvm,
     memoryMiB: opts.memoryMiB,

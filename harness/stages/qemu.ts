@@ -84,6 +84,11 @@ export interface BootSpec {
   onQmp?: (m: QmpMonitor) => void;
 }
 
+/** The blank scratch disk every guest gets (/dev/vda: suites that need a block device, e.g. liburing's). */
+export const SCRATCH_MIB = 256;
+/** How QEMU attaches it: `file` is the image's path (commas doubled by the caller if needed). */
+export const scratchDrive = (file: string): string => `file=${file},format=raw,if=virtio,cache=unsafe`;
+
 /** A value inside a QEMU option list (`path=...,server=on`): its commas doubled, as QEMU reads them. */
 export function qemuOptValue(v: string): string {
   return v.replace(/,/g, ',,');
@@ -135,7 +140,7 @@ export function qemuArgv(b: BootSpec): string[] {
     '-device', `virtserialport,bus=vser0.0,chardev=klktap,name=${PORTS.ktap}`,
     '-chardev', `file,id=klstatus,path=${q(path.join(b.runDir, 'status.raw'))}`,
     '-device', `virtserialport,bus=vser0.0,chardev=klstatus,name=${PORTS.status}`,
-    '-drive', `file=${q(path.join(b.runDir, 'scratch.img'))},format=raw,if=virtio,cache=unsafe`,
+    '-drive', scratchDrive(q(path.join(b.runDir, 'scratch.img'))),
     '-device', 'virtio-rng-pci',
     // One guest: a hub of its own. Two: one private link, a datagram socket each way
     // (either guest may start first), which no host network is on either.
@@ -278,7 +283,7 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
   await host.writeFile(statusFile, '');
   const scratch = path.join(on.runDir, 'scratch.img');
   await host.writeFile(scratch, '');
-  await host.truncate(scratch, 256 << 20);
+  await host.truncate(scratch, SCRATCH_MIB << 20);
   if (host.remote) {
     fs.writeFileSync(path.join(spec.runDir, 'ktap.raw'), '');
     fs.writeFileSync(path.join(spec.runDir, 'status.raw'), '');

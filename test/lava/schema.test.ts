@@ -19,7 +19,7 @@ test.before(() => {
 });
 
 test('the checker is real: a job without timeouts, or with an action LAVA does not know, is refused', async (t) => {
-  const job = lavaJob({ name: 'x', runId: 'r', kernelUrl: 'file:///k', kernelSha256: 'a'.repeat(64), initrdUrl: 'file:///i', initrdSha256: 'b'.repeat(64), cmdline: consoleModeCmdline('ab'), noKvm: true, memoryMiB: 2048, cpus: 2, bootS: 60, testS: 60, metadata: {} });
+  const job = lavaJob({ name: 'x', runId: 'r', kernelUrl: 'file:///k', kernelSha256: 'a'.repeat(64), initrdUrl: 'file:///i', initrdSha256: 'b'.repeat(64), scratchUrl: 'file:///s.gz', scratchSha256: 'c'.repeat(64), cmdline: consoleModeCmdline('ab'), noKvm: true, memoryMiB: 2048, cpus: 2, bootS: 60, testS: 60, metadata: {} });
   t.is(await lavaSchemaError(stringify(job)), null);
   const { timeouts: _t, ...noTimeouts } = job;
   t.regex((await lavaSchemaError(stringify(noTimeouts))) ?? '', /timeouts/);
@@ -35,13 +35,13 @@ for (const [name, extra] of [
     const out = path.join(scratch, name.replace(/\W+/g, '-'));
     const r = await lab(['export-lava', '--patch', 'none', '--suite', 'smoke', '--out', out, ...extra]);
     t.is(r.exitCode, 0, r.stderr.slice(-2000));
-    t.deepEqual(fs.readdirSync(out).sort(), ['build', 'bzImage', 'device-qemu.yaml', 'export.json', 'initramfs.cpio', 'job.yaml']);
+    t.deepEqual(fs.readdirSync(out).sort(), ['build', 'bzImage', 'device-qemu.yaml', 'export.json', 'initramfs.cpio', 'job.yaml', 'scratch.img.gz']);
     const text = fs.readFileSync(path.join(out, 'job.yaml'), 'utf8');
     t.is(await lavaSchemaError(text), null);
     const job = parse(text) as { context: { no_kvm: boolean }; actions: { deploy?: { images: Record<string, { url: string; sha256sum: string }> } }[] };
     t.is(job.context.no_kvm, extra[0] === '--no-kvm');
     const images = job.actions[0]!.deploy!.images;
-    for (const [label, file] of [['kernel', 'bzImage'], ['ramdisk', 'initramfs.cpio']] as const) {
+    for (const [label, file] of [['kernel', 'bzImage'], ['ramdisk', 'initramfs.cpio'], ['scratch', 'scratch.img.gz']] as const) {
       t.is(images[label]!.url, extra[0] === '--no-kvm' ? `file://${out}/${file}` : `https://artifacts.example.org/kl/run-1/${file}`);
       const { createHash } = await import('node:crypto');
       t.is(images[label]!.sha256sum, createHash('sha256').update(fs.readFileSync(path.join(out, file))).digest('hex'));

@@ -90,6 +90,8 @@ const input: LavaJobInput = {
   kernelSha256: 'a'.repeat(64),
   initrdUrl: 'https://artifacts.example.org/kl/r/initramfs.cpio',
   initrdSha256: 'b'.repeat(64),
+  scratchUrl: 'https://artifacts.example.org/kl/r/scratch.img.gz',
+  scratchSha256: 'c'.repeat(64),
   cmdline: ['console=ttyS0,115200', ...consoleModeCmdline(NONCE)],
   noKvm: true,
   memoryMiB: 2048,
