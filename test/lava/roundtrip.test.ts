@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { lab } from '../integration/helpers.ts';
 import { lavaMissing } from './helpers.ts';
-import type { RunRecord } from '../../harness/types.ts';
+import type { RunRecord, RunStatus } from '../../harness/types.ts';
 
 // The local run under TCG too, whatever this machine's /dev/kvm says: like for like.
 process.env.KERNEL_LAB_ACCEL = 'tcg';
@@ -17,7 +17,7 @@ test.after.always(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 const tests = (r: RunRecord) => r.tests.map((x) => `${x.suite}/${x.name}: ${x.status}`);
 
-async function roundTrip(t: ExecutionContext, jobId: number, patch: string, suites: string, count: number): Promise<void> {
+async function roundTrip(t: ExecutionContext, jobId: number, patch: string, suites: string, count: number, want: { status: RunStatus; exit: number; crash?: string } = { status: 'pass', exit: 0 }): Promise<void> {
   const why = lavaMissing('run');
   if (why) return void t.fail(why);
   const out = path.join(scratch, `job-${jobId}`);
@@ -35,13 +35,15 @@ async function roundTrip(t: ExecutionContext, jobId: number, patch: string, suit
   t.is((jobLog.match(/"definition": "kernel-lab", .*"result": "pass"/g) ?? []).length, count, 'LAVA sees each test as a test case (monitor pattern)');
 
   const imp = await lab(['import-lava', lavaOut]);
-  t.is(imp.exitCode, 0, imp.stderr.slice(-2000));
+  t.is(imp.exitCode, want.exit, imp.stderr.slice(-2000));
   const local = await lab(['--patch', patch, '--suite', suites], 30 * 60_000);
-  t.is(local.exitCode, 0, local.stderr.slice(-2000));
+  t.is(local.exitCode, want.exit, local.stderr.slice(-2000));
   const a = imp.run!;
   const b = local.run!;
   t.is(a.status, b.status);
-  t.is(a.status, 'pass');
+  t.is(a.status, want.status);
+  t.deepEqual(a.crashes.map((c) => `${c.title} in ${c.test}`), b.crashes.map((c) => `${c.title} in ${c.test}`));
+  if (want.crash) t.deepEqual(a.crashes.map((c) => `${c.title} in ${c.test}`), [want.crash]);
   t.deepEqual(tests(a), tests(b));
   t.is(a.tests.length, count);
   t.is(a.kernel?.buildKey, b.kernel?.buildKey, 'the same kernel');
@@ -53,3 +55,28 @@ async function roundTrip(t: ExecutionContext, jobId: number, patch: string, suit
 test.serial('export-lava --patch none --suite smoke, run by lava-run (no_kvm), imported: the verdict and every test\'s status equal a local TCG run\'s of the same kernel', (t) => roundTrip(t, 1, 'none', 'smoke', 5));
 
 test.serial('export-lava --patch fused --suite smoke,uring,fused, run by lava-run (no_kvm), imported: the verdict and every test\'s status equal a local TCG run\'s of the same kernel', (t) => roundTrip(t, 2, 'fused', 'smoke,uring,fused', 32));
+
+// LAVA looks for kernel messages only while booting: the WARN this series adds to every
+// io_uring probe comes during a test, which LAVA reports as passed. Our triage of the whole
+// console charges it to that test, as a local run does.
+test.serial('a kernel report during a test (test/fixtures/bisect-series: a WARN on every io_uring probe): LAVA passes the test, import-lava charges the report to it, as the local run does', (t) =>
+  roundTrip(t, 3, path.join('test', 'fixtures', 'bisect-series'), 'smoke', 5, { status: 'crash', exit: 1, crash: 'WARNING in sys_io_uring_register in smoke/io_uring_probe_reports_opcodes' }));
+
+test.serial('a job LAVA ends before the guest runs (a kernel whose sha256 does not match): import-lava says it is LAVA\'s error, its type and message, exit 3, never a kernel verdict', async (t) => {
+  const why = lavaMissing('run');
+  if (why) return void t.fail(why);
+  const out = path.join(scratch, 'job-4');
+  const exp = await lab(['export-lava', '--patch', 'none', '--suite', 'smoke', '--no-kvm', '--out', out]);
+  t.is(exp.exitCode, 0, exp.stderr.slice(-2000));
+  const job = path.join(out, 'job.yaml');
+  fs.writeFileSync(job, fs.readFileSync(job, 'utf8').replace(/(kernel:\n\s+url: \S+\n\s+sha256sum: )[0-9a-f]{64}/, `$1${'0'.repeat(64)}`));
+  const lavaOut = path.join(out, 'lava-run');
+  fs.mkdirSync(lavaOut);
+  const run = await execa('lava-run', ['--job-id', '4', '--output-dir', lavaOut, '--device', path.join(out, 'device-qemu.yaml'), job], { stderr: { file: path.join(lavaOut, 'job.log') }, reject: false, timeout: 10 * 60_000 });
+  t.not(run.exitCode, 0);
+  const imp = await lab(['import-lava', lavaOut]);
+  t.is(imp.exitCode, 3, imp.stdout + imp.stderr);
+  t.is(imp.run?.status, 'error');
+  t.regex(imp.run?.reason ?? '', /^LAVA job did not run the guest to the end: \w+: .*sha256/);
+  t.deepEqual(imp.run?.crashes, []);
+});
