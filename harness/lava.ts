@@ -420,6 +420,8 @@ export function importLava(o: ImportOptions): { record: RunRecord; exitCode: num
   }
   if (ex.format !== 'kernel-lab-lava-export/1' || !/^[0-9a-f]+$/.test(ex.nonce ?? '')) throw new UsageError(`import-lava: ${exportFile} is not an export-lava record`);
   const lavaLog = parseLavaLog(fs.readFileSync(logFile, 'utf8'), logFile);
+  // This checkout must have the suites the job ran (their manifests judge the results).
+  const suites = ex.tests.suites.map((s) => resolveSuite(s));
   const id = newRunId('lava');
   const dir = createRunDir(o.resultsDir, id, true);
   const consoleText = consoleLog(lavaLog.target);
@@ -428,7 +430,6 @@ export function importLava(o: ImportOptions): { record: RunRecord; exitCode: num
   fs.writeFileSync(path.join(dir, 'ktap.raw'), streams.ktap);
   fs.writeFileSync(path.join(dir, 'status.raw'), streams.status);
   for (const p of streams.problems.slice(0, 5)) log(`console records: ${p}`);
-  const suites = ex.tests.suites.map((s) => resolveSuite(s));
   const rec: RunRecord = {
     ...ex.record,
     id,

@@ -5,6 +5,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import { consoleLog, consoleModeCmdline, decodeConsole, lavaDevice, lavaJob, LAVA_MARKS, parseLavaLog, type LavaJobInput } from '../../harness/lava.ts';
 import { paths } from '../../harness/paths.ts';
+import { errorLines, lab } from '../integration/helpers.ts';
 
 const NONCE = '16ff43447f5906c3';
 
@@ -116,4 +117,40 @@ test('the job: the console-mode switch on the kernel command line, each timeout 
   t.deepEqual(dev.actions.boot.methods.qemu.parameters.extra, job.context.extra_options);
   t.false(dev.actions.boot.methods.qemu.parameters.options.includes('-enable-kvm'));
   t.is(job.actions[2]!.test.monitors[0].end, LAVA_MARKS.end);
+});
+
+test('import-lava bad input: one line, exit 2, no run directory (no such path, no job log, no export.json, not an export, not a LAVA log)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-import-bad-'));
+  try {
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(empty);
+    const lone = path.join(dir, 'lone');
+    fs.mkdirSync(lone);
+    fs.writeFileSync(path.join(lone, 'job.log'), '{"dt": "2026-12-04T16:39:25.000000", "lvl": "target", "msg": "x"}\n');
+    const bogus = path.join(dir, 'bogus');
+    fs.mkdirSync(bogus);
+    fs.writeFileSync(path.join(bogus, 'export.json'), '{"format": "something else"}\n');
+    fs.writeFileSync(path.join(bogus, 'job.log'), '{"dt": "2026-12-04T16:39:25.000000", "lvl": "target", "msg": "x"}\n');
+    const text = path.join(dir, 'text');
+    fs.mkdirSync(text);
+    fs.writeFileSync(path.join(text, 'export.json'), JSON.stringify({ format: 'kernel-lab-lava-export/1', nonce: 'ab' }));
+    fs.writeFileSync(path.join(text, 'job.log'), 'Job finished correctly\n');
+    const cases: [string[], RegExp][] = [
+      [['import-lava', path.join(dir, 'nosuch')], /import-lava: .*nosuch: no such file or directory/],
+      [['import-lava', empty], /has no job log \(job\.log/],
+      [['import-lava', lone], /no export\.json beside .*job\.log or its parent/],
+      [['import-lava', bogus], /export\.json is not an export-lava record/],
+      [['import-lava', text], /job\.log holds no LAVA log entries/],
+      [['import-lava'], /import-lava: missing required argument 'input'/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await lab(args);
+      t.is(r.exitCode, 2, `${args.join(' ')}: ${r.stderr}`);
+      t.is(errorLines(r.stderr).length, 1, r.stderr);
+      t.regex(errorLines(r.stderr)[0]!, re);
+      t.is(r.dir, null, 'no run directory');
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
