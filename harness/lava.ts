@@ -465,8 +465,9 @@ export function importLava(o: ImportOptions): { record: RunRecord; exitCode: num
     rec.status = 'error';
     rec.reason = `LAVA job did not run the guest to the end: ${lavaLog.job.errorType ?? 'error'}: ${lavaLog.job.errorMsg ?? 'no message'}`;
   }
+  // LAVA stopped the guest (its timeout): say so in its words too.
+  else if (!done && lavaLog.job?.errorMsg) rec.reason = `${rec.reason} (LAVA: ${lavaLog.job.errorType ?? 'error'}: ${lavaLog.job.errorMsg})`;
   writeReports(rec);
-  writeRunJson(rec);
   return { record: rec, exitCode: exitCodeFor(rec.status) };
 }
 

@@ -80,3 +80,20 @@ test.serial('a job LAVA ends before the guest runs (a kernel whose sha256 does n
   t.regex(imp.run?.reason ?? '', /^LAVA job did not run the guest to the end: \w+: .*sha256/);
   t.deepEqual(imp.run?.crashes, []);
 });
+
+test.serial('a guest that hangs (--exec "sleep 1000", --timeout 100): LAVA\'s monitor times out, import-lava says timeout (exit 3) with the hung test, in LAVA\'s words too', async (t) => {
+  const why = lavaMissing('run');
+  if (why) return void t.fail(why);
+  const out = path.join(scratch, 'job-5');
+  const exp = await lab(['export-lava', '--patch', 'none', '--exec', 'sleep 1000', '--timeout', '100', '--no-kvm', '--out', out]);
+  t.is(exp.exitCode, 0, exp.stderr.slice(-2000));
+  const lavaOut = path.join(out, 'lava-run');
+  fs.mkdirSync(lavaOut);
+  const run = await execa('lava-run', ['--job-id', '5', '--output-dir', lavaOut, '--device', path.join(out, 'device-qemu.yaml'), path.join(out, 'job.yaml')], { stderr: { file: path.join(lavaOut, 'job.log') }, reject: false, timeout: 10 * 60_000 });
+  t.not(run.exitCode, 0);
+  const imp = await lab(['import-lava', lavaOut]);
+  t.is(imp.exitCode, 3, imp.stdout + imp.stderr);
+  t.is(imp.run?.status, 'timeout');
+  t.regex(imp.run?.reason ?? '', /LAVA: Test: lava-test-monitor timed out after 60 seconds/);
+  t.deepEqual(imp.run?.tests.map((x) => `${x.suite}/${x.name}: ${x.status}`), ['exec/command: timeout']);
+});
