@@ -8,7 +8,7 @@ DEB_PACKAGES := qemu-system-x86 build-essential bc bison flex libelf-dev libssl-
 	e2fsprogs kmod rsync xz-utils zstd git python3 perl util-linux openssh-client openssh-server b4 \
 	curl dpkg-dev makedumpfile iproute2 ibverbs-providers ibverbs-utils rdmacm-utils perftest qperf
 
-.PHONY: all deps npm lab test test-unit nightly typecheck clean-cache
+.PHONY: all deps lava-deps npm lab test test-unit test-lava nightly typecheck clean-cache
 
 all: lab
 
@@ -23,6 +23,20 @@ deps:
 	@# Upstream suites' sources (suites/*/fetch.mjs: Debian source packages, sha256-pinned)
 	@# into the lab cache now, so no run needs the network for them.
 	@for f in suites/*/fetch.mjs; do node $$f > /dev/null || exit 3; done; echo "deps: upstream suite sources cached"
+
+# LAVA (Debian bookworm's 2023.01): lava-common for its job schema check (lava-schema.py),
+# lava-dispatcher for lava-run, which runs an exported job on this machine (export-lava,
+# import-lava). Not part of deps: it is about 130 packages (systemd, libguestfs, bpfcc).
+# lava-dispatcher imports guestfs at load time, so python3-guestfs comes with it.
+LAVA_PACKAGES := lava-common lava-dispatcher python3-jinja2 python3-voluptuous python3-yaml qemu-system-x86
+lava-deps:
+	@missing=$$(for p in $(LAVA_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		$$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "lava-deps: all LAVA packages present"; fi
+	@command -v lava-run > /dev/null && test -f /usr/share/lava-common/lava-schema.py && echo "lava-deps: lava-run and lava-schema.py present"
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -41,6 +55,11 @@ test: deps npm typecheck
 
 test-unit: npm
 	npx ava 'test/unit/**/*.test.ts'
+
+# export-lava / lava-run / import-lava (test/lava/, outside npx ava's default files): the
+# job passes lava-common's strict schema; one job really runs under Debian's lava-run (root, TCG).
+test-lava: deps lava-deps npm
+	npx ava test/lava/schema.test.ts test/lava/roundtrip.test.ts
 
 # The full matrix: each patch set alone, the stacked set, --debug, benchmarks.
 nightly: deps npm

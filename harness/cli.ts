@@ -14,6 +14,7 @@ import { paths } from './paths.ts';
 import { bisect, type Signature } from './bisect.ts';
 import { buildEach } from './buildEach.ts';
 import { exportSeries } from './exportSeries.ts';
+import { exportLava, importLava } from './lava.ts';
 import { runLab } from './pipeline.ts';
 import { writeReply } from './reply.ts';
 import { formatLine, rebaseCheck } from './rebaseCheck.ts';
@@ -42,7 +43,11 @@ npm run lab -- watch --patch <...> [run options]  # rerun on every saved change 
 npm run lab -- build-each --patch <set[,set...]|path> [--debug] [--suite a,b] [--config F]...
                                          # build the kernel after each patch: does the series bisect?
 npm run lab -- bisect --patch <series> (--test SUITE/NAME | --report "TITLE") [--runs N] [run options]
-                                         # which patch of the series breaks the test or brings the report?`;
+                                         # which patch of the series breaks the test or brings the report?
+npm run lab -- export-lava --patch <...> [--suite a,b] [--debug] --out DIR [--artifact-url URL] [--no-kvm]
+                                         # build, then write DIR/job.yaml: the run as a LAVA job, with its artifacts
+npm run lab -- import-lava <lava-run output dir | job log> [--export DIR] [--results DIR]
+                                         # a finished LAVA job as a run directory (run.json, junit.xml, summary.md...)`;
 
 /** kernel-lab's version: package.json's, and the commit it runs from when that is known. */
 function version(): string {
@@ -82,6 +87,14 @@ const SUBCOMMAND_HELP: Record<string, string> = {
   columns: the verdict, tests that differ from the base, the first kernel report, the
   benchmarks, how to reproduce, and Tested-by (NAME <EMAIL>, default from git config) only
   when the run passed. It never sends mail.`,
+  'import-lava': `npm run lab -- import-lava <lava-run output dir | job log> [--export DIR] [--results DIR]
+  Turn a finished LAVA job of export-lava into a run directory as a local run writes it
+  (run.json, results.ktap, junit.xml, kmsg/, summary.md, kcidb.json): the console from the
+  job log (lava-run's stderr, saved as job.log in its output dir, or the server's
+  /api/v0.2/jobs/N/logs/), the agent's results from its console records, kernel reports
+  charged to tests by the crash triage on the whole console. export.json (from export-lava)
+  is looked for beside the log and in its parent, or in --export DIR.
+  Exit codes as a run's: 0 pass, 1 failed or crashed, 2 bad input, 3 incomplete.`,
   bundle: `npm run lab -- bundle [RUN-DIR]
   Pack a run directory (default: results/latest) as <run-id>.tar.gz next to it, for a bug
   report or a mail; prints the archive's path.`,
@@ -267,12 +280,27 @@ async function main(argv: string[]): Promise<number> {
     log(`${r.set}: cover letter + ${r.patches} patches, base-commit ${r.baseCommit}`);
     return EXIT.pass;
   }
+  if (argv[0] === 'import-lava') {
+    const cmd = new Command('import-lava').argument('<input>').option('--export <dir>').option('--results <dir>', '', path.join(paths.repoRoot, 'results')).exitOverride().configureOutput({ writeErr: () => {} }).allowExcessArguments(false);
+    try {
+      cmd.parse(argv.slice(1), { from: 'user' });
+    } catch (err) {
+      if (err instanceof CommanderError) throw new UsageError(`import-lava: ${err.message.replace(/^error: /, '')}`, 'npm run lab -- import-lava <lava-run output dir | job log> [--export DIR]');
+      throw err;
+    }
+    const o = cmd.opts();
+    const { record, exitCode } = importLava({ input: path.resolve(cmd.args[0]!), exportDir: o.export ? path.resolve(o.export) : null, resultsDir: path.resolve(o.results) });
+    process.stdout.write(`${record.status.toUpperCase()}: ${record.reason ?? ''}\n  ${path.join(record.dir, 'summary.md')}\n`);
+    return exitCode;
+  }
+  const lavaMode = argv[0] === 'export-lava';
+  if (lavaMode) argv = argv.slice(1);
   const eachMode = argv[0] === 'build-each';
   const watchMode = argv[0] === 'watch';
   const bisectMode = argv[0] === 'bisect';
   if (eachMode || watchMode || bisectMode) argv = argv.slice(1);
   const runArgs = argv;
-  const program = new Command(eachMode ? 'build-each' : watchMode ? 'watch' : bisectMode ? 'bisect' : 'lab')
+  const program = new Command(lavaMode ? 'export-lava' : eachMode ? 'build-each' : watchMode ? 'watch' : bisectMode ? 'bisect' : 'lab')
     .usage(eachMode ? '--patch <set> [--debug] [--suite a,b] [--config F]...' : '--patch <set> [options]')
     .description(
       eachMode
@@ -309,6 +337,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--test <suite/name>', 'bisect: the failing test to look for')
     .option('--report <title>', 'bisect: the kernel report to look for, by its title (as summary.md gives it)')
     .option('--runs <n>', 'bisect: runs per step; a step is bad when most of them show the failure (flaky failures)', positiveInt('--runs'), 1)
+    .option('--out <dir>', 'export-lava: a new directory for the job and its artifacts')
+    .option('--artifact-url <url>', 'export-lava: where the LAVA lab will fetch the artifacts from (default: file:// of --out, for a worker on this machine)')
+    .option('--no-kvm', 'export-lava: the LAVA job runs the guest under TCG (no_kvm: true, -cpu max, timeouts x4)')
     .helpOption('-h, --help', 'show this help')
     .addHelpText('after', `\n${USAGE}\n\nExit codes: 0 pass, 1 test failed or kernel crashed, 2 usage or input error, 3 infrastructure error or incomplete.
 
@@ -373,6 +404,13 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
     process.stdout.write(`${r.firstBad ? 'FOUND' : 'NONE'}: ${r.conclusion}\n  ${path.join(r.dir, 'summary.md')}\n`);
     return r.exitCode;
   }
+  if (lavaMode) {
+    if (o.out === undefined) throw new UsageError('export-lava needs --out DIR', 'npm run lab -- export-lava --patch none --out lava/none');
+    const r = await exportLava(opts, { out: o.out, artifactUrl: o.artifactUrl ?? null, noKvm: o.kvm === false });
+    process.stdout.write(`${r.job}\n`);
+    return EXIT.pass;
+  }
+  if (o.out !== undefined || o.artifactUrl !== undefined || o.kvm === false) throw new UsageError('--out, --artifact-url and --no-kvm belong to export-lava', 'npm run lab -- export-lava --patch ... --out DIR');
   if (!bisectMode && (o.test !== undefined || o.report !== undefined || o.runs !== 1)) throw new UsageError('--test, --report and --runs belong to bisect', 'npm run lab -- bisect --patch <series> --test SUITE/NAME');
   if (eachMode) {
     if (opts.exec !== null || opts.dryRun || o.remote !== undefined || opts.compareBaseline) {

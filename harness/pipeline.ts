@@ -24,7 +24,8 @@ import { compareRuns, createRunDir, exitCodeFor, newRunId, recordFailure, result
 import { sourceStage } from './stages/source.ts';
 import { symbolizeCrashes } from './symbolize.ts';
 import { dumpStage } from './vmcore.ts';
-import type { RunOptions, RunRecord } from './types.ts';
+import type { ExpectedResults } from './expected.ts';
+import type { Accel, KnownIssue, RunOptions, RunRecord } from './types.ts';
 
 const BOOT_ALLOWANCE_S = 60;
 
@@ -68,13 +69,41 @@ export interface LabResult {
   exitCode: number;
 }
 
+/** What a run knows just before it would boot: all another lab needs to run the same job. */
+export interface Handoff {
+  rec: RunRecord;
+  plan: Plan;
+  tests: TestPlan;
+  job: Job;
+  scale: number;
+  wallS: number;
+  bootAllowanceS: number;
+  kernel: string; // bzImage
+  config: Map<string, string>;
+  extraCmdline: string[];
+  /** the initramfs (base image + this run's job archive) written to `file` */
+  writeInitrd: (file: string, job: Job) => Promise<void>;
+  known: KnownIssue[];
+  expected: ExpectedResults;
+}
+
+/**
+ * A run that hands its built job to another lab (export-lava) instead of booting: the
+ * guest's acceleration is the other lab's (no probe here), and `take` gets the job.
+ */
+export interface HandoffTarget {
+  accel: Accel;
+  take: (h: Handoff) => Promise<void>;
+}
+
 /**
  * One run. With --remote the connection is made (and the host checked for QEMU) before
  * anything is created, so an unreachable host costs seconds, not a kernel build; the
  * comparison run reuses it.
  */
-export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverride?: string, host?: Host): Promise<LabResult> {
+export async function runLab(opts: RunOptions, signal?: AbortSignal, runDirOverride?: string, host?: Host, handoff?: HandoffTarget): Promise<LabResult> {
   const p = plan(opts);
+  if (handoff) return runPlanned(opts, p, localHost, signal, runDirOverride, handoff);
   if (host || !p.remote) return runPlanned(opts, p, host ?? localHost, signal, runDirOverride);
   const remote = await connectRemote(p.remote);
   log(`guest host: ${remote.label} (${remote.qemuVersion})`);
@@ -105,7 +134,7 @@ function startRecord(opts: RunOptions, p: Plan, host: Host, runDirOverride: stri
   };
 }
 
-async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSignal | undefined, runDirOverride: string | undefined): Promise<LabResult> {
+async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSignal | undefined, runDirOverride: string | undefined, handoff?: HandoffTarget): Promise<LabResult> {
   const rec = startRecord(opts, p, host, runDirOverride);
   const dir = rec.dir;
   const r = { commands: rec.commands, dryRun: opts.dryRun };
@@ -198,7 +227,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     if (!opts.dryRun && (!build.cached || !image.cached)) await pruneCache();
 
     const tests = testPlan(p, image, cfg.config, opts.exec !== null);
-    const accel = await probeAccel(host);
+    const accel = handoff ? handoff.accel : await probeAccel(host);
     rec.accel = accel;
     if (rec.remote) {
       rec.remote.accel = accel;
@@ -235,6 +264,24 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     // A retry on one guest alone would leave the other waiting at the test's barriers:
     // two-guest tests run as often as --repeat says on both, and are never retried.
     if (pair) job.once = jobB.once = twoGuestList;
+    if (handoff) {
+      await handoff.take({
+        rec,
+        plan: p,
+        tests,
+        job,
+        scale,
+        wallS,
+        bootAllowanceS: BOOT_ALLOWANCE_S,
+        kernel: path.join(build.dir, 'bzImage'),
+        config: cfg.config,
+        extraCmdline: detectorCmdline(scale, job.kmemleak),
+        writeInitrd: async (file, j) => void (await jobInitrd(r, build.dir, image.cpio, jobFiles(j), file)),
+        known: knownFor(p.known, src.version),
+        expected: loadExpected(tests.guestSuites, rec.base?.debian?.version ?? null),
+      });
+      return { record: rec, exitCode: 0 };
+    }
     const initrd = path.join(dir, 'initrd.cpio');
     const initrdB = path.join(dirB, 'initrd.cpio');
     if (pair && !opts.dryRun) fs.mkdirSync(dirB, { recursive: true });

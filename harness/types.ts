@@ -132,6 +132,8 @@ export interface RunRecord {
   series?: SeriesInfo & { baseMatches: boolean | null }; // a series from the list; does its base-commit name the lab's base (null: it names none)
   commands: string[][]; // every external command the run executed (or would, with --dry-run)
   baseline?: { runDir: string; status: RunStatus; differences: BaselineDiff[]; newCrashes: CrashRecord[] };
+  /** import-lava: the run came back from a LAVA job: its log, the export, LAVA's verdict on the job, the agent's console records */
+  lava?: { log: string; export: string; job: { result: string; errorType?: string; errorMsg?: string } | null; records: number; problems: string[] };
   knownIssues?: { issue: KnownIssue; seen: boolean }[]; // entries of the known-issues list that applied to this run
 }
 

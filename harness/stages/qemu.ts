@@ -84,14 +84,19 @@ export interface BootSpec {
   onQmp?: (m: QmpMonitor) => void;
 }
 
+/** The blank scratch disk every guest gets (/dev/vda: suites that need a block device, e.g. liburing's). */
+export const SCRATCH_MIB = 256;
+/** How QEMU attaches it: `file` is the image's path (commas doubled by the caller if needed). */
+export const scratchDrive = (file: string): string => `file=${file},format=raw,if=virtio,cache=unsafe`;
+
 /** A value inside a QEMU option list (`path=...,server=on`): its commas doubled, as QEMU reads them. */
 export function qemuOptValue(v: string): string {
   return v.replace(/,/g, ',,');
 }
 
-export function qemuArgv(b: BootSpec): string[] {
-  const q = qemuOptValue;
-  const cmdline = [
+/** The guest kernel's command line: the same for a local boot and an exported LAVA job. */
+export function guestCmdline(extra: string[] = []): string[] {
+  return [
     'console=ttyS0,115200',
     'panic=-1',
     'loglevel=7',
@@ -108,12 +113,20 @@ export function qemuArgv(b: BootSpec): string[] {
     // misses them and panics ("IO-APIC + timer doesn't work!", seen in CI with two builds
     // running): the lab's fault, never the kernel's. Virtual machines skip the check.
     'no_timer_check',
-    ...(b.extraCmdline ?? []),
+    ...extra,
   ];
+}
+
+/** QEMU's CPU model: the host's under KVM, every feature TCG emulates otherwise. */
+export const qemuCpu = (accel: Accel): string => (accel === 'kvm' ? 'host' : 'max');
+
+export function qemuArgv(b: BootSpec): string[] {
+  const q = qemuOptValue;
+  const cmdline = guestCmdline(b.extraCmdline);
   return [
     QEMU,
     '-accel', b.accel,
-    '-cpu', b.accel === 'kvm' ? 'host' : 'max',
+    '-cpu', qemuCpu(b.accel),
     '-m', String(b.memoryMiB),
     '-smp', String(b.cpus),
     '-nodefaults', '-no-reboot', '-display', 'none', '-monitor', 'none',
@@ -127,7 +140,7 @@ export function qemuArgv(b: BootSpec): string[] {
     '-device', `virtserialport,bus=vser0.0,chardev=klktap,name=${PORTS.ktap}`,
     '-chardev', `file,id=klstatus,path=${q(path.join(b.runDir, 'status.raw'))}`,
     '-device', `virtserialport,bus=vser0.0,chardev=klstatus,name=${PORTS.status}`,
-    '-drive', `file=${q(path.join(b.runDir, 'scratch.img'))},format=raw,if=virtio,cache=unsafe`,
+    '-drive', scratchDrive(q(path.join(b.runDir, 'scratch.img'))),
     '-device', 'virtio-rng-pci',
     // One guest: a hub of its own. Two: one private link, a datagram socket each way
     // (either guest may start first), which no host network is on either.
@@ -270,7 +283,7 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
   await host.writeFile(statusFile, '');
   const scratch = path.join(on.runDir, 'scratch.img');
   await host.writeFile(scratch, '');
-  await host.truncate(scratch, 256 << 20);
+  await host.truncate(scratch, SCRATCH_MIB << 20);
   if (host.remote) {
     fs.writeFileSync(path.join(spec.runDir, 'ktap.raw'), '');
     fs.writeFileSync(path.join(spec.runDir, 'status.raw'), '');
