@@ -50,14 +50,14 @@ lab: deps npm
 typecheck: npm
 	npx tsc --noEmit -p .
 
-test: deps npm typecheck
+test: deps lava-deps npm typecheck
 	npx ava
 
 test-unit: npm
 	npx ava 'test/unit/**/*.test.ts'
 
-# export-lava / lava-run / import-lava (test/lava/, outside npx ava's default files): the
-# job passes lava-common's strict schema; one job really runs under Debian's lava-run (root, TCG).
+# export-lava / lava-run / import-lava alone (make test runs them too): the job passes
+# lava-common's strict schema; jobs really run under Debian's lava-run (root, TCG).
 test-lava: deps lava-deps npm
 	npx ava test/lava/schema.test.ts test/lava/roundtrip.test.ts
 
