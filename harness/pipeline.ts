@@ -188,7 +188,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
           configCommand: cfg.command,
           logFile: buildLog,
           signal,
-          ...(opts.clean ? { clean: true } : { seed: () => seedOutDir(r, src.repo, patched.tree, cfg.outDir, cfg.dotConfig) }),
+          ...(opts.clean ? { clean: true } : { seed: () => seedOutDir(r, src.repo, patched.tree, cfg.outDir, cfg.dotConfig), warmTree: patched.tree === src.repo && !opts.kernelSrc }),
         }),
       );
       // A --clean out dir served one build: it is not a warm start for the next. Its

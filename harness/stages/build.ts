@@ -27,6 +27,8 @@ export interface BuildInputs {
   clean?: boolean;
   /** before make, when it will run: give a never-built out dir a start (patches.ts: seedOutDir) */
   seed?: () => Promise<void>;
+  /** the base tree: its out dir of this configuration is built even when the kernel is cached */
+  warmTree?: boolean;
 }
 
 export interface BuildResult {
@@ -201,8 +203,17 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   const key = buildKey({ ...inp, compiler });
   const dir = path.join(paths.builds, key);
   if (fs.existsSync(path.join(dir, 'metadata.json')) && !inp.clean) {
-    fs.appendFileSync(inp.logFile, `cache hit: ${dir} (key ${key}); nothing rebuilt\n`);
     touchUsed(dir);
+    // The base tree keeps a built out dir of each configuration it runs: a new series starts
+    // from it (patches.ts: seedOutDir). A kernel from the cache whose base out dir was never
+    // built here (the cache filled by other trees, or the out dir pruned) builds it once.
+    if (inp.warmTree && !rec.dryRun && !fs.existsSync(path.join(inp.outDir, 'vmlinux'))) {
+      log(`kernel ${key} from the cache; building the base tree's ${path.basename(inp.outDir)} once, for the series that start from it`);
+      await inp.seed?.();
+      await makeWithProgress(rec, inp.tree, makeArgv(inp.outDir, ['bzImage']), inp.logFile, 'build (the base tree\'s out dir)', inp.signal, null);
+      return { key, dir, cached: true, compiler };
+    }
+    fs.appendFileSync(inp.logFile, `cache hit: ${dir} (key ${key}); nothing rebuilt\n`);
     return { key, dir, cached: true, compiler };
   }
   // Each run builds into its own tmp dir: two runs can never write one half-made build.

@@ -284,7 +284,11 @@ export async function seedOutDir(rec: Recorder, baseTree: string, tree: string, 
 // recently used few. The run holds the tree's lock, so none of them is being built.
 const KEEP_OUT_DIRS = 6;
 
-/** Mark an out dir used now, and drop the least recently used beyond KEEP_OUT_DIRS in its tree. */
+/**
+ * Mark an out dir used now. In its tree, the KEEP_OUT_DIRS most recently used built out dirs
+ * besides it stay; never-built ones (a config cache hit makes one: its fragments and a
+ * .config) go, so they can never push out a build a new series could start from.
+ */
 export function useOutDir(tree: string, outDir: string, keep = KEEP_OUT_DIRS): void {
   if (!fs.existsSync(outDir)) return;
   const stamp = (d: string) => path.join(d, '.kl-used');
@@ -292,12 +296,12 @@ export function useOutDir(tree: string, outDir: string, keep = KEEP_OUT_DIRS): v
   fs.closeSync(fs.openSync(stamp(outDir), 'a'));
   fs.utimesSync(stamp(outDir), now, now);
   const used = (d: string) => fs.statSync(stamp(d), { throwIfNoEntry: false })?.mtimeMs ?? fs.statSync(d).mtimeMs;
-  const dirs = outDirsOf(tree)
+  const others = outDirsOf(tree)
     .map((d) => path.join(tree, d))
-    .sort((a, b) => used(b) - used(a));
-  for (const d of dirs.slice(keep)) {
-    if (d === outDir) continue;
-    log(`pruning out dir ${d} (the ${keep} most recently used of this tree stay)`);
+    .filter((d) => d !== outDir);
+  const builtOnes = others.filter((d) => built(d) !== null).sort((a, b) => used(b) - used(a));
+  for (const d of [...others.filter((d) => built(d) === null), ...builtOnes.slice(keep)]) {
+    log(`pruning out dir ${d} (${built(d) === null ? 'never built' : `the ${keep} most recently used built ones of this tree stay`})`);
     fs.rmSync(d, { recursive: true, force: true });
   }
 }

@@ -107,7 +107,7 @@ test('an out dir already built is never replaced, and the old single out dir of 
   t.is(fs.readFileSync(path.join(target, 'tools', 'objtool', '.check.o.cmd'), 'utf8'), `cmd_check.o := gcc -o ${target}/tools/objtool/check.o ${base}/tools/objtool/check.c\n`);
 });
 
-test('a tree keeps its most recently used out dirs, the one a run takes counting as used now; --clean\'s is not one of them', async (t) => {
+test('a tree keeps the most recently used built out dirs besides the one a run takes; never-built ones go; --clean\'s is not one of them', async (t) => {
   const { base } = await trees();
   const dirs = [1, 2, 3, 4].map((i) => outDir(base, `kl-out-default-${String(i).repeat(8)}`, `CONFIG_${i}=y\n`, old));
   dirs.forEach((d, i) => {
@@ -115,14 +115,23 @@ test('a tree keeps its most recently used out dirs, the one a run takes counting
     const at = new Date(Date.now() - (10 - i) * 60_000);
     fs.utimesSync(path.join(d, '.kl-used'), at, at);
   });
-  fs.mkdirSync(path.join(base, 'kl-out-clean-default')); // --clean's: not one of them
-  useOutDir(base, dirs[3]!, 2);
+  // made by config cache hits, used later than every built one: never built
+  const unbuilt = ['5', '6'].map((i) => {
+    const d = path.join(base, `kl-out-default-${i.repeat(8)}`);
+    fs.mkdirSync(path.join(d, 'kl-fragments'), { recursive: true });
+    fs.writeFileSync(path.join(d, '.config'), `CONFIG_${i}=y\n`);
+    return d;
+  });
+  fs.mkdirSync(path.join(base, 'kl-out-clean-default'));
+  useOutDir(base, unbuilt[0]!, 2);
   t.deepEqual(
-    dirs.map((d) => fs.existsSync(d)),
-    [false, false, true, true],
+    [...dirs, ...unbuilt].map((d) => fs.existsSync(d)),
+    [false, false, true, true, true, false],
+    'the run\'s own stays; the 2 newest built stay; the other never-built one goes',
   );
   t.true(fs.existsSync(path.join(base, 'kl-out-clean-default')));
   useOutDir(base, dirs[2]!, 1);
   t.true(fs.existsSync(dirs[2]!), 'the one in use');
-  t.false(fs.existsSync(dirs[3]!));
+  t.true(fs.existsSync(dirs[3]!), 'the newest other built one');
+  t.false(fs.existsSync(unbuilt[0]!));
 });
