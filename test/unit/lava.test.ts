@@ -7,6 +7,9 @@ import { consoleLog, consoleModeCmdline, decodeConsole, lavaDevice, lavaJob, LAV
 import { paths } from '../../harness/paths.ts';
 import { errorLines, lab } from '../integration/helpers.ts';
 
+// the kernel version a log names: the pinned base's (kernel-patches/base.json), not a fixed one
+const KVER = (JSON.parse(fs.readFileSync(path.join(paths.patchSets, 'base.json'), 'utf8')).version as string).replace(/-.*$/, '');
+
 const NONCE = '16ff43447f5906c3';
 
 /**
@@ -71,7 +74,7 @@ test('console mode: kernel messages between records, another run\'s nonce, a for
 test('a LAVA job log: console lines (target and feedback) with their times, LAVA\'s verdict on the job with its error type', (t) => {
   const log = [
     '{"dt": "2026-12-04T16:39:24.100000", "lvl": "info", "msg": "start: 1 deployimages"}',
-    '{"dt": "2026-12-04T16:39:25.000000", "lvl": "target", "msg": "[    0.000000][    T0] Linux version 6.12.118"}',
+    `{"dt": "2026-12-04T16:39:25.000000", "lvl": "target", "msg": "[    0.000000][    T0] Linux version ${KVER}"}`,
     '- {"dt": "2026-12-04T16:39:27.500000", "lvl": "feedback", "msg": "reboot: Restarting system"}',
     '{"dt": "2026-12-04T16:39:28.000000", "lvl": "results", "msg": {"case": "smoke_boots_to_agent", "definition": "kernel-lab", "result": "pass"}}',
     '{"dt": "2026-12-04T16:39:28.100000", "lvl": "results", "msg": {"case": "job", "definition": "lava", "error_msg": "lava-test-monitor timed out after 480 seconds", "error_type": "Test", "result": "fail"}}',
@@ -80,12 +83,12 @@ test('a LAVA job log: console lines (target and feedback) with their times, LAVA
   t.is(l.target.length, 2);
   t.is(l.results.length, 2);
   t.deepEqual(l.job, { result: 'fail', errorType: 'Test', errorMsg: 'lava-test-monitor timed out after 480 seconds' });
-  t.is(consoleLog(l.target), '[host     0.000] [    0.000000][    T0] Linux version 6.12.118\n[host     2.500] reboot: Restarting system\n');
+  t.is(consoleLog(l.target), `[host     0.000] [    0.000000][    T0] Linux version ${KVER}\n[host     2.500] reboot: Restarting system\n`);
   t.throws(() => parseLavaLog('just text\n', 'x.log'), { message: /x\.log holds no LAVA log entries/ });
 });
 
 const input: LavaJobInput = {
-  name: 'kernel-lab none (6.12.118): smoke',
+  name: `kernel-lab none (${KVER}): smoke`,
   runId: 'r',
   kernelUrl: 'https://artifacts.example.org/kl/r/bzImage',
   kernelSha256: 'a'.repeat(64),
