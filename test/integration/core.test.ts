@@ -19,7 +19,7 @@ test.serial('base kernel: smoke and uring pass, every result file is written', a
   t.regex(fs.readFileSync(path.join(r.dir!, 'summary.md'), 'utf8'), new RegExp(`base: ${pin.package} ${pin.version.replace(/[.+~]/g, '\\$&')}, sha256 ${pin.sha256}; the pinned base`));
   t.deepEqual(run.kernel!.patches, []);
   const names = run.tests.map((x) => `${x.suite}/${x.name}:${x.status}`);
-  for (const want of ['smoke/io_uring_probe_reports_opcodes', 'smoke/ublk_control_present', 'uring/link_short_read_cancels_successor', 'uring/hardlink_short_read_runs_successor', 'uring/ublk_ctrl_add_start_stop_delete']) {
+  for (const want of ['smoke/io_uring_probe_reports_opcodes', 'smoke/ublk_control_present', 'uring/fixed_file_short_buffered_read_completes', 'uring/link_short_read_cancels_successor', 'uring/hardlink_short_read_runs_successor', 'uring/ublk_ctrl_add_start_stop_delete']) {
     t.true(names.includes(`${want}:pass`), `${want} passed (got ${names.join(', ')})`);
   }
   for (const f of ['run.json', 'results.ktap', 'junit.xml', 'console.log', 'build.log', 'config', 'metadata.json', 'summary.md']) {
