@@ -61,9 +61,10 @@ test-unit: npm
 test-lava: deps lava-deps npm
 	npx ava test/lava/schema.test.ts test/lava/roundtrip.test.ts
 
-# The full matrix: each patch set alone, the stacked set, --debug, benchmarks.
+# The full matrix (harness/matrix.ts): each patch set alone, the stacked set, --debug,
+# benchmarks, liburing and kselftest-mm. SHARD=i/n runs one share of it (as CI does).
 nightly: deps npm
-	npx zx scripts/nightly.mjs
+	npm run -s lab -- nightly $(if $(SHARD),--shard $(SHARD))
 
 clean-cache:
 	rm -rf $${KERNEL_LAB_CACHE:-$$HOME/.cache/kernel-lab}

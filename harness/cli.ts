@@ -10,6 +10,7 @@ import { bundleRun } from './bundle.ts';
 import { detectCrashes } from './crash.ts';
 import { EXIT, InfraError, PatchFailure, UsageError, oneLine } from './errors.ts';
 import { log } from './log.ts';
+import { matrixReportCommand, nightlyCommand, planCommand } from './matrixCli.ts';
 import { paths } from './paths.ts';
 import { bisect, type Signature } from './bisect.ts';
 import { buildEach } from './buildEach.ts';
@@ -46,7 +47,13 @@ npm run lab -- bisect --patch <series> (--test SUITE/NAME | --report "TITLE") [-
 npm run lab -- export-lava --patch <...> [--suite a,b] [--debug] --out DIR [--artifact-url URL] [--no-kvm]
                                          # build, then write DIR/job.yaml: the run as a LAVA job, with its artifacts
 npm run lab -- import-lava <lava-run output dir | job log> [--export DIR] [--results DIR]
-                                         # a finished LAVA job as a run directory (run.json, junit.xml, summary.md...)`;
+                                         # a finished LAVA job as a run directory (run.json, junit.xml, summary.md...)
+npm run lab -- plan [--json] (--nightly | --patch <...> [run options]) [--shard i/n | --shards n]
+                                         # the kernels (by input key) and cells a CI runs; builds nothing
+npm run lab -- nightly [--shard i/n] [--plan plan.json] [--results DIR]
+                                         # run the nightly matrix, or one shard of it (make nightly)
+npm run lab -- matrix-report [NAME=]DIR... [--plan plan.json] [--out DIR]
+                                         # shards' results (and LAVA imports) as one matrix.md, matrix.json, junit.xml`;
 
 /** kernel-lab's version: package.json's, and the commit it runs from when that is known. */
 function version(): string {
@@ -239,6 +246,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.pass;
   }
   if (argv[0] === 'rebase-check') return rebaseCheckCommand(argv.slice(1));
+  if (argv[0] === 'plan') return planCommand(argv.slice(1));
+  if (argv[0] === 'nightly') return nightlyCommand(argv.slice(1));
+  if (argv[0] === 'matrix-report') return matrixReportCommand(argv.slice(1));
   if (argv[0] === 'reply') {
     const cmd = new Command('reply').argument('[run-dir]').option('--name <name>').option('--email <email>').exitOverride().configureOutput({ writeErr: () => {} }).allowExcessArguments(false);
     try {
