@@ -181,7 +181,10 @@ export function runKernels(opts: RunOptions): KernelInput[] {
 /** A cell's kernels; rebase-check builds none, build-each builds each prefix of the series in a tree of its own. */
 export function cellKernels(cell: Cell): KernelInput[] {
   if (cell.args[0] === 'rebase-check' || cell.args[0] === 'build-each') return [];
-  return runKernels(parseRunArgs(cell.args, `cell ${cell.name}`));
+  // A cell's relative paths (a fixture series, a fragment) are the checkout's, as the
+  // runner runs cells from there, whatever directory plan is called from.
+  const args = cell.args.map((a, i) => (['--patch', '--config'].includes(cell.args[i - 1] ?? '') && a.includes('/') && !path.isAbsolute(a) && !a.startsWith('lore:') ? path.join(paths.repoRoot, a) : a));
+  return runKernels(parseRunArgs(args, `cell ${cell.name}`));
 }
 
 // ---- durations and shards ----
