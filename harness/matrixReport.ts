@@ -18,6 +18,7 @@ export interface MatrixRow {
   minutes: number | null; // measured wall clock (null: not measured, e.g. a LAVA import)
   dir: string | null; // the cell's results directory, relative to the matrix directory
   shard?: string | null; // i/n of the nightly run that ran it
+  checked?: boolean; // the cell's check judged its run.json (its tests' own statuses are not the verdict)
   from?: string; // matrix-report: the directory it came from
 }
 
@@ -120,9 +121,9 @@ function junit(cells: ReportCell[]): string {
     const s = root.ele('testsuite', {
       name: x(row.cell),
       tests: tests.length + 1,
-      failures: tests.filter(failing).length + (cellBad && row.status !== 'missing' ? 1 : 0),
-      errors: tests.filter(erring).length + (row.status === 'missing' ? 1 : 0),
-      skipped: tests.filter((t) => t.status === 'skip' || t.known).length,
+      failures: (row.checked ? 0 : tests.filter(failing).length) + (cellBad && row.status !== 'missing' ? 1 : 0),
+      errors: (row.checked ? 0 : tests.filter(erring).length) + (row.status === 'missing' ? 1 : 0),
+      skipped: row.checked ? 0 : tests.filter((t) => t.status === 'skip' || t.known).length,
     });
     // The cell's own verdict is a testcase too: a crash outside any test, a check, a
     // build-each or rebase-check cell, and a missing cell all show in the report.
@@ -132,6 +133,12 @@ function junit(cells: ReportCell[]): string {
     for (const t of tests) {
       const c = s.ele('testcase', { classname: x(row.cell), name: x(`${t.suite}/${t.name}`), time: t.durationS });
       const crash = run?.crashes?.find((k) => k.test === `${t.suite}/${t.name}`);
+      if (row.checked) {
+        // A check cell provokes what it checks (a panic, a hang): its verdict testcase says
+        // whether that came; the tests' own statuses are kept as a property, not as failures.
+        c.ele('properties').ele('property', { name: 'status', value: t.status });
+        continue;
+      }
       if (t.known) c.ele('skipped', { message: x(`known issue (${t.status}): ${t.known.reason}`) });
       else if (t.status === 'skip') c.ele('skipped', { message: x(t.reason ?? '') });
       else if (failing(t)) c.ele('failure', { message: x(t.reason ?? t.status) });

@@ -57,7 +57,7 @@ async function runCell(cell: Cell, dir: string): Promise<Omit<MatrixRow, 'minute
   }
   if (cell.check) {
     const c = cell.check(run as RunRecord | null);
-    return { cell: cell.name, status: c.status, exitCode: c.status === 'pass' ? 0 : 1, reason: c.reason };
+    return { cell: cell.name, status: c.status, exitCode: c.status === 'pass' ? 0 : 1, reason: c.reason, checked: true };
   }
   return { cell: cell.name, status: run?.status ?? 'error', exitCode: p.exitCode ?? null, reason: run?.reason ?? stderr.trim().split('\n').pop() ?? '' };
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
 import { assignShards, cellKernels, nightlyCells, planMatrix, type MatrixPlan } from '../../harness/matrix.ts';
-import { runNightly } from '../../harness/nightly.ts';
+import { runNightly, selectCells } from '../../harness/nightly.ts';
 import { repoRoot } from '../../harness/paths.ts';
 import type { RunRecord } from '../../harness/types.ts';
 
@@ -170,15 +170,16 @@ test('plan --nightly --shard i/3: the shards partition the matrix, by the durati
 });
 
 /** A shard's results as nightly writes them: matrix.json and each cell's latest/run.json. */
-function shardDir(cells: { cell: string; fixture: 'pass' | 'fail'; minutes: number }[]): string {
+function shardDir(cells: { cell: string; fixture: 'pass' | 'fail'; minutes: number; checked?: 'pass' }[]): string {
   const dir = tmp('shard');
-  const rows = cells.map(({ cell, fixture, minutes }) => {
+  const rows = cells.map(({ cell, fixture, minutes, checked }) => {
     const run = JSON.parse(fs.readFileSync(path.join(fixtures, `${fixture}.run.json`), 'utf8')) as RunRecord;
     const id = `20261204-120000-${fixture}`;
     const cdir = path.join(dir, cell.replace(/[^\w.-]/g, '_'));
     fs.mkdirSync(path.join(cdir, id), { recursive: true });
     fs.writeFileSync(path.join(cdir, id, 'run.json'), JSON.stringify(run));
     fs.symlinkSync(id, path.join(cdir, 'latest'));
+    if (checked) return { cell, status: 'pass', exitCode: 0, reason: 'what the check wanted', minutes, dir: path.basename(cdir), shard: null, checked: true };
     return { cell, status: run.status, exitCode: run.status === 'pass' ? 0 : 1, reason: run.reason, minutes, dir: path.basename(cdir), shard: null };
   });
   fs.writeFileSync(path.join(dir, 'matrix.json'), JSON.stringify(rows));
@@ -239,6 +240,38 @@ test('matrix-report: a failed cell fails (exit 1, failures in junit.xml); a plan
   t.is(full.exitCode, 0, 'the same plan with every cell present');
 });
 
+test('matrix-report: a cell its check passed passes with failing tests inside; NAME=DIR names an import-lava results dir', async (t) => {
+  const checked = shardDir([{ cell: 'debug-dump-panic', fixture: 'fail', minutes: 2, checked: 'pass' }]);
+  const lavaResults = tmp('lava-results');
+  fs.mkdirSync(path.join(lavaResults, '20261204-120000-ab12'));
+  fs.copyFileSync(path.join(fixtures, 'pass.run.json'), path.join(lavaResults, '20261204-120000-ab12', 'run.json'));
+  fs.symlinkSync('20261204-120000-ab12', path.join(lavaResults, 'latest'));
+  const out = tmp('out');
+  const r = await lab(['matrix-report', checked, `fused=${lavaResults}`, '--out', out]);
+  t.is(r.exitCode, 0, r.stdout + r.stderr);
+  const rows = JSON.parse(fs.readFileSync(path.join(out, 'matrix.json'), 'utf8')) as { cell: string; status: string }[];
+  t.deepEqual(rows.map((x) => [x.cell, x.status]), [['debug-dump-panic', 'pass'], ['fused', 'pass']]);
+  const junit = fs.readFileSync(path.join(out, 'junit.xml'), 'utf8');
+  const cases = testcases(junit);
+  t.false(cases.some((x) => x.failed), 'the checked cell\'s failing tests are not failures');
+  t.is(cases.filter((x) => x.classname === 'debug-dump-panic').length, 3);
+  t.regex(junit, /<property name="status" value="fail"\/>/);
+});
+
+test('nightly --plan: a shard runs the cells the plan put there; a plan of other cells or another shard count is refused', (t) => {
+  const cells = nightlyCells();
+  const p = planMatrix(cells, { matrix: 'nightly', shardCount: 3, durations: { base: 50 } });
+  const seen: string[] = [];
+  for (const index of [1, 2, 3]) {
+    const mine = selectCells(cells, { plan: p, shard: { index, count: 3 } }).map((c) => c.name);
+    t.deepEqual(mine, p.cells.filter((c) => c.shard === index).map((c) => c.name));
+    seen.push(...mine);
+  }
+  t.deepEqual(seen.sort(), cells.map((c) => c.name).sort());
+  t.throws(() => selectCells(cells, { plan: p, shard: { index: 1, count: 2 } }), { message: /--plan was made for 3 shards, not 2/ });
+  t.throws(() => selectCells(cells, { plan: { ...p, cells: [...p.cells, { ...p.cells[0]!, name: 'gone' }] } }), { message: /cell gone is not in this checkout's matrix/ });
+});
+
 test('matrix-report: bad input is one line naming the DIR and what to give, exit 2', async (t) => {
   const empty = tmp('empty');
   const notMatrix = tmp('bad');
@@ -284,6 +317,7 @@ test('nightly runs its cells into DIR: a directory each, matrix.json and matrix.
     const rows = JSON.parse(fs.readFileSync(path.join(out, 'matrix.json'), 'utf8')) as { cell: string; status: string; exitCode: number; dir: string; shard: string; reason: string }[];
     t.deepEqual(rows.map((x) => [x.cell, x.status, x.exitCode, x.dir, x.shard]), [['listed', 'pass', 0, 'listed', '2/2'], ['bad:args', 'error', 2, 'bad_args', '2/2']]);
     t.regex(rows[1]!.reason, /unknown patch set 'nosuch'/);
+    t.true((rows[0] as { checked?: boolean }).checked, 'a check judged the first cell');
     t.regex(fs.readFileSync(path.join(out, 'matrix.md'), 'utf8'), /\| bad:args \| error \| 2 \|/);
     t.deepEqual(Object.keys(JSON.parse(fs.readFileSync(durations, 'utf8'))), ['listed'], 'a usage error measured nothing');
   } finally {
