@@ -6,6 +6,9 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'lab.mjs'), 'nightly', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const self = fileURLToPath(import.meta.url);
+const root = path.resolve(path.dirname(self), '..');
+// under zx, argv holds zx's own path and this script's before the arguments
+const args = process.argv.slice(2).filter((a) => path.resolve(a) !== self);
+const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'lab.mjs'), 'nightly', ...args], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 3);
