@@ -8,7 +8,7 @@ DEB_PACKAGES := qemu-system-x86 build-essential bc bison flex libelf-dev libssl-
 	e2fsprogs kmod rsync xz-utils zstd git python3 perl util-linux openssh-client openssh-server b4 \
 	curl dpkg-dev makedumpfile iproute2 ibverbs-providers ibverbs-utils rdmacm-utils perftest qperf
 
-.PHONY: all deps lava-deps npm lab test test-unit test-lava nightly typecheck clean-cache
+.PHONY: all deps lava-deps npm lab test test-unit test-lava nightly typecheck workflows clean-cache
 
 all: lab
 
@@ -50,7 +50,11 @@ lab: deps npm
 typecheck: npm
 	npx tsc --noEmit -p .
 
-test: deps lava-deps npm typecheck
+# The CI workflows against GitHub's workflow schema (action-validator, from npm).
+workflows: npm
+	@for f in .github/workflows/*.yml; do npx action-validator $$f || exit 1; done; echo "workflows: valid"
+
+test: deps lava-deps npm typecheck workflows
 	npx ava
 
 test-unit: npm
@@ -61,9 +65,10 @@ test-unit: npm
 test-lava: deps lava-deps npm
 	npx ava test/lava/schema.test.ts test/lava/roundtrip.test.ts
 
-# The full matrix: each patch set alone, the stacked set, --debug, benchmarks.
+# The full matrix (harness/matrix.ts): each patch set alone, the stacked set, --debug,
+# benchmarks, liburing and kselftest-mm. SHARD=i/n runs one share of it (as CI does).
 nightly: deps npm
-	npx zx scripts/nightly.mjs
+	npm run -s lab -- nightly $(if $(SHARD),--shard $(SHARD))
 
 clean-cache:
 	rm -rf $${KERNEL_LAB_CACHE:-$$HOME/.cache/kernel-lab}

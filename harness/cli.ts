@@ -4,12 +4,13 @@
 // 3 infrastructure error or incomplete (timeout, killed, QEMU died).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { listPatchSets, listSuites, loadPatchSet, loadSuite } from './catalog.ts';
 import { bundleRun } from './bundle.ts';
 import { detectCrashes } from './crash.ts';
 import { EXIT, InfraError, PatchFailure, UsageError, oneLine } from './errors.ts';
 import { log } from './log.ts';
+import { matrixReportCommand, nightlyCommand, planCommand } from './matrixCli.ts';
 import { paths } from './paths.ts';
 import { bisect, type Signature } from './bisect.ts';
 import { buildEach } from './buildEach.ts';
@@ -18,10 +19,9 @@ import { exportLava, importLava } from './lava.ts';
 import { runLab } from './pipeline.ts';
 import { writeReply } from './reply.ts';
 import { formatLine, rebaseCheck } from './rebaseCheck.ts';
-import { defaultRemoteKey } from './remote.ts';
+import { addRunOptions, csv, positiveInt, runOptionsFrom } from './runArgs.ts';
 import { DEFAULT_SUITES } from './plan.ts';
 import { watchRuns, watchedPaths } from './watch.ts';
-import type { RunOptions } from './types.ts';
 
 const USAGE = `npm run lab -- --patch <none|set[,set...]|path/to/mbox|path/to/dir|lore:MSGID> [--suite a,b]
     [--exec "<guest shell command>"] [--config FRAGMENT]... [--config-item CONFIG_X=y]...
@@ -47,7 +47,13 @@ npm run lab -- bisect --patch <series> (--test SUITE/NAME | --report "TITLE") [-
 npm run lab -- export-lava --patch <...> [--suite a,b] [--debug] --out DIR [--artifact-url URL] [--no-kvm]
                                          # build, then write DIR/job.yaml: the run as a LAVA job, with its artifacts
 npm run lab -- import-lava <lava-run output dir | job log> [--export DIR] [--results DIR]
-                                         # a finished LAVA job as a run directory (run.json, junit.xml, summary.md...)`;
+                                         # a finished LAVA job as a run directory (run.json, junit.xml, summary.md...)
+npm run lab -- plan [--json] (--nightly | --patch <...> [run options]) [--shard i/n | --shards n]
+                                         # the kernels (by input key) and cells a CI runs; builds nothing
+npm run lab -- nightly [--shard i/n] [--plan plan.json] [--results DIR]
+                                         # run the nightly matrix, or one shard of it (make nightly)
+npm run lab -- matrix-report [NAME=]DIR... [--plan plan.json] [--out DIR]
+                                         # shards' results (and LAVA imports) as one matrix.md, matrix.json, junit.xml`;
 
 /** kernel-lab's version: package.json's, and the commit it runs from when that is known. */
 function version(): string {
@@ -106,20 +112,6 @@ function subcommandHelp(name: string, args: string[]): boolean {
   return true;
 }
 
-function positiveInt(name: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) <= 0) throw new InvalidArgumentError(`${name} takes a positive whole number, not '${v}'`);
-    return Number(v);
-  };
-}
-function wholeNumber(name: string) {
-  return (v: string) => {
-    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} takes a whole number, not '${v}'`);
-    return Number(v);
-  };
-}
-const collect = (v: string, prev: string[]) => [...prev, v];
-const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 function fail(err: unknown): never {
   if (err instanceof PatchFailure) {
@@ -254,6 +246,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.pass;
   }
   if (argv[0] === 'rebase-check') return rebaseCheckCommand(argv.slice(1));
+  if (argv[0] === 'plan') return planCommand(argv.slice(1));
+  if (argv[0] === 'nightly') return nightlyCommand(argv.slice(1));
+  if (argv[0] === 'matrix-report') return matrixReportCommand(argv.slice(1));
   if (argv[0] === 'reply') {
     const cmd = new Command('reply').argument('[run-dir]').option('--name <name>').option('--email <email>').exitOverride().configureOutput({ writeErr: () => {} }).allowExcessArguments(false);
     try {
@@ -300,7 +295,8 @@ async function main(argv: string[]): Promise<number> {
   const bisectMode = argv[0] === 'bisect';
   if (eachMode || watchMode || bisectMode) argv = argv.slice(1);
   const runArgs = argv;
-  const program = new Command(lavaMode ? 'export-lava' : eachMode ? 'build-each' : watchMode ? 'watch' : bisectMode ? 'bisect' : 'lab')
+  const program = addRunOptions(
+    new Command(lavaMode ? 'export-lava' : eachMode ? 'build-each' : watchMode ? 'watch' : bisectMode ? 'bisect' : 'lab')
     .usage(eachMode ? '--patch <set> [--debug] [--suite a,b] [--config F]...' : '--patch <set> [options]')
     .description(
       eachMode
@@ -311,29 +307,7 @@ async function main(argv: string[]): Promise<number> {
           ? 'Run the lab now and again after each saved change to its inputs (the patches, --config fragments, --known-issues, the suites, a --kernel-src tree); one verdict line per run. A change during a run queues one more run. Ctrl-C stops.'
           : 'Build a patched kernel, boot it in QEMU, run the suites, report a verdict.',
     )
-    .option('--patch <sets>', 'none, set names (comma-separated), or a path to an mbox or patch directory', csv)
-    .option('--suite <suites>', 'suites to run, by name or a suite directory of your own (./dir) (default: smoke,uring + each set\'s suites)', csv)
-    .option('--exec <command>', 'run this shell command in the guest instead of suites')
-    .option('--config <fragment>', 'extra Kconfig fragment (repeatable)', collect, [])
-    .option('--config-item <CONFIG_X=y>', 'extra Kconfig item (repeatable)', collect, [])
-    .option('--debug', 'debug kernel: KASAN, lockdep, KFENCE, UBSAN, hung-task and soft-lockup detection', false)
-    .option('--kmemleak', 'kmemleak kernel: leaks found after each suite are kernel reports (combines with --debug)', false)
-    .option('--clean', 'configure and build from scratch in a fresh out dir, past the config and build caches (ccache, keyed by content, stays); the result replaces the cached build of the same key', false)
-    .option('--compare-baseline', 'also run on the unpatched base and report differences', false)
-    .option('--series-version <n>', 'with a thread mbox or lore:<message-id>: the revision to take (default: the newest)', positiveInt('--series-version'))
-    .option('--base <version|latest|installed>', 'Debian linux-source-6.12 version to build on instead of the sets\' pin (base.json): a version apt-cache madison lists, latest, or installed (/usr/src)')
-    .option('--kernel-src <dir|tarball>', 'kernel source instead of Debian\'s linux-source-6.12 (never modified)')
-    .option('--results <dir>', 'where run directories go', path.join(paths.repoRoot, 'results'))
-    .option('--timeout <seconds>', 'wall-clock limit for the guest run', positiveInt('--timeout'))
-    .option('--memory <MiB>', 'guest memory', positiveInt('--memory'), 2048)
-    .option('--cpus <n>', 'guest CPUs', positiveInt('--cpus'), 2)
-    .option('--repeat <n>', 'run each test n times and count passes and failures (a test that both passes and fails is flaky)', positiveInt('--repeat'), 1)
-    .option('--retry-failed <k>', 'run a failed test again, up to k times (one that then passes is flaky)', wholeNumber('--retry-failed'), 0)
-    .option('--fail-on-flaky', 'a flaky test fails the run (default: reported, the run passes)', false)
-    .option('--known-issues <file>', 'expected failures and kernel reports (JSON; default: suites/known-issues.json)')
-    .option('--remote <user@host[:port]>', 'boot the guest on that machine over SSH (one with KVM; it needs qemu-system-x86_64); the kernel is still built here (default: $KL_REMOTE)')
-    .option('--remote-key <path>', 'private key for --remote (default: $KL_REMOTE_KEY, else ~/.ssh/id_ed25519 or ~/.ssh/id_rsa)')
-    .option('--dry-run', 'print every command the run would execute, build and boot nothing', false)
+  )
     .option('--test <suite/name>', 'bisect: the failing test to look for')
     .option('--report <title>', 'bisect: the kernel report to look for, by its title (as summary.md gives it)')
     .option('--runs <n>', 'bisect: runs per step; a step is bad when most of them show the failure (flaky failures)', positiveInt('--runs'), 1)
@@ -361,32 +335,7 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
   }
   const o = program.opts();
   if (!o.patch) throw new UsageError('--patch is required', 'use --patch none for the unpatched base');
-  const remote: string | undefined = o.remote ?? (process.env.KL_REMOTE || undefined);
-  if (o.remoteKey !== undefined && remote === undefined) throw new UsageError('--remote-key needs --remote');
-  const opts: RunOptions = {
-    patch: o.patch,
-    suites: o.suite ?? null,
-    exec: o.exec ?? null,
-    configFragments: o.config,
-    configItems: o.configItem,
-    debug: o.debug,
-    kmemleak: o.kmemleak,
-    ...(o.clean ? { clean: true } : {}),
-    compareBaseline: o.compareBaseline,
-    kernelSrc: o.kernelSrc ?? null,
-    ...(o.base !== undefined ? { base: o.base } : {}),
-    resultsDir: path.resolve(o.results),
-    timeoutS: o.timeout ?? null,
-    memoryMiB: o.memory,
-    cpus: o.cpus,
-    repeat: o.repeat,
-    retryFailed: o.retryFailed,
-    failOnFlaky: o.failOnFlaky,
-    ...(o.knownIssues !== undefined ? { knownIssues: path.resolve(o.knownIssues) } : {}),
-    ...(o.seriesVersion !== undefined ? { seriesVersion: o.seriesVersion } : {}),
-    dryRun: o.dryRun,
-    ...(remote !== undefined ? { remote, remoteKey: o.remoteKey ?? (process.env.KL_REMOTE_KEY || defaultRemoteKey()) } : {}),
-  };
+  const opts = runOptionsFrom(o);
   if (watchMode) {
     if (opts.dryRun) throw new UsageError('watch runs the lab: --dry-run does not apply', 'npm run lab -- --dry-run ... prints the commands once');
     const sets = listPatchSets();
