@@ -193,4 +193,105 @@ static inline int bzc_rdma_res(const char *what)
 	return n;
 }
 
+/* ---- two guests (a suite with "network": "pair"; harness/pair.ts holds the barriers) ---- */
+
+#include <dirent.h>
+#include <poll.h>
+
+static int bzc_ctl_fd = -1;
+
+/* The kl.ctl virtio port of this guest, opened once. */
+static inline int bzc_ctl(void)
+{
+	char path[300], name[32];
+	struct dirent *d;
+	DIR *dir;
+
+	if (bzc_ctl_fd >= 0)
+		return bzc_ctl_fd;
+	dir = opendir("/sys/class/virtio-ports");
+	KL_ASSERT(dir, "no /sys/class/virtio-ports: this guest runs alone");
+	while ((d = readdir(dir))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f) && !strncmp(name, "kl.ctl", 6) && (name[6] == '\n' || !name[6])) {
+			snprintf(path, sizeof(path), "/dev/%s", d->d_name);
+			bzc_ctl_fd = open(path, O_RDWR | O_CLOEXEC);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	KL_ASSERT(bzc_ctl_fd >= 0, "no kl.ctl port: this guest runs alone");
+	return bzc_ctl_fd;
+}
+
+/* Wait until the other guest reaches the same barrier of this test (bounded; its end fails us). */
+static inline void bzc_barrier(const char *tag)
+{
+	const char *suite = getenv("KL_SUITE"), *test = getenv("KL_TEST");
+	char line[400], want_go[400], want_gone[400], buf[512];
+	long long end = kl_now_ms() + 60000LL * kl_scale();
+	int fd = bzc_ctl();
+	size_t len = 0;
+
+	KL_ASSERT(suite && test, "KL_SUITE/KL_TEST unset");
+	snprintf(line, sizeof(line), "barrier %s/%s %s\n", suite, test, tag);
+	snprintf(want_go, sizeof(want_go), "go %s/%s %s", suite, test, tag);
+	snprintf(want_gone, sizeof(want_gone), "gone %s/%s %s", suite, test, tag);
+	KL_ASSERT(write(fd, line, strlen(line)) == (ssize_t)strlen(line), "barrier %s: write kl.ctl: %s", tag, strerror(errno));
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = end - kl_now_ms();
+		char *nl;
+		ssize_t n;
+
+		KL_ASSERT(left > 0, "barrier %s: the other guest did not get there within %d s", tag, 60 * kl_scale());
+		if (poll(&p, 1, (int)(left < 1000 ? left : 1000)) <= 0)
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			continue;
+		len += n;
+		buf[len] = 0;
+		while ((nl = strchr(buf, '\n'))) {
+			*nl = 0;
+			if (!strcmp(buf, want_go))
+				return;
+			KL_ASSERT(strcmp(buf, want_gone), "barrier %s: the other guest ended", tag);
+			len -= nl + 1 - buf;
+			memmove(buf, nl + 1, len + 1);
+		}
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+}
+
+/* At exit: this test is over on this guest, so the other stops waiting at its barriers. */
+static inline void bzc_leave(void)
+{
+	const char *suite = getenv("KL_SUITE"), *test = getenv("KL_TEST");
+	char line[400];
+
+	if (bzc_ctl_fd < 0 || !suite || !test)
+		return;
+	snprintf(line, sizeof(line), "leave %s/%s\n", suite, test);
+	if (write(bzc_ctl_fd, line, strlen(line)) < 0)
+		fprintf(stderr, "# leave: %s\n", strerror(errno));
+}
+
+/* The other guest's eth0 address. */
+static inline struct bzc_addr bzc_peer_addr(__u16 port)
+{
+	const char *a = getenv("KL_PEER");
+	struct bzc_addr out = { .family = AF_INET, .port = htons(port) };
+
+	KL_ASSERT(a && *a, "KL_PEER unset: a two-guest test on a guest without a peer");
+	KL_ASSERT(inet_pton(AF_INET, a, out.addr) == 1, "KL_PEER '%s' is not an IPv4 address", a);
+	return out;
+}
+
 #endif
