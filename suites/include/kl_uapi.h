@@ -65,4 +65,61 @@ static inline __u64 kl_auto_buf_reg_addr(__u16 index, __u8 flags)
 #define IORING_UNREGISTER_CQE_BPF	65
 #endif
 
+/* ---- rdma-bzc: bulk zero-copy RDMA transport on /dev/bzc (kernel-patches/rdma-bzc) ---- */
+#if __has_include(<rdma/bzc_user.h>)
+#include <rdma/bzc_user.h>
+#else
+#include <linux/ioctl.h>
+#include <rdma/rdma_user_ioctl_cmds.h>	/* RDMA_IOCTL_MAGIC 0x1b */
+#define BZC_ABI_VERSION		0
+#define BZC_CMD_BASE		0x40	/* nr 0x40..0x4f of type 0x1b: no other RDMA uAPI uses them */
+struct bzc_addr {
+	__u16 family;
+	__be16 port;
+	__u32 scope_id;
+	__u8 addr[16];
+};
+struct bzc_query {
+	__u32 abi_version;
+	__u32 num_devices;
+	__u64 resv[3];
+};
+struct bzc_cmd_query {
+	__u64 out_ptr;
+	__u32 out_len;
+	__u32 flags;
+};
+struct bzc_cmd_listen {
+	struct bzc_addr addr;
+	__u32 backlog;
+	__u32 flags;
+};
+struct bzc_cmd_accept {
+	__s32 listen_fd;
+	__u32 flags;
+	__u64 resv;
+};
+struct bzc_cmd_connect {
+	struct bzc_addr dst;
+	__u32 timeout_ms;
+	__u32 flags;
+	__u64 resv;
+};
+struct bzc_cmd_disconnect {
+	__u32 flags;
+	__u32 resv;
+};
+#define BZC_U_CMD_QUERY		_IOWR(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x0, struct bzc_cmd_query)
+#define BZC_U_CMD_LISTEN	_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x1, struct bzc_cmd_listen)
+#define BZC_U_CMD_ACCEPT	_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x2, struct bzc_cmd_accept)
+#define BZC_U_CMD_CONNECT	_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x3, struct bzc_cmd_connect)
+#define BZC_U_CMD_DISCONNECT	_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x4, struct bzc_cmd_disconnect)
+#endif
+_Static_assert(BZC_U_CMD_QUERY == 0xc0101b40, "rdma-bzc QUERY cmd_op is _IOWR(0x1b, 0x40, 16 bytes)");
+_Static_assert(sizeof(struct bzc_query) == 32, "struct bzc_query is 32 bytes");
+_Static_assert(BZC_U_CMD_LISTEN == 0x40201b41, "rdma-bzc LISTEN is _IOW(0x1b, 0x41, 32 bytes)");
+_Static_assert(BZC_U_CMD_ACCEPT == 0x40101b42, "rdma-bzc ACCEPT is _IOW(0x1b, 0x42, 16 bytes)");
+_Static_assert(BZC_U_CMD_CONNECT == 0x40281b43, "rdma-bzc CONNECT is _IOW(0x1b, 0x43, 40 bytes)");
+_Static_assert(BZC_U_CMD_DISCONNECT == 0x40081b44, "rdma-bzc DISCONNECT is _IOW(0x1b, 0x44, 8 bytes)");
+
 #endif

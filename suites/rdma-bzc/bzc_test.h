@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rdma-bzc suite helpers: /dev/bzc files and the SQE128|CQE32 rings their
+ * io_uring commands need. Numbers: suites/include/kl_uapi.h (the tested
+ * kernel's <rdma/bzc_user.h> when it has one).
+ */
+#ifndef BZC_TEST_H
+#define BZC_TEST_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include "kl_uapi.h"	/* the kernel's <linux/io_uring.h> before liburing's copy */
+#include "kl_uring.h"
+
+#define BZC_DEV		"/dev/bzc"
+#define BZC_RING	(IORING_SETUP_SQE128 | IORING_SETUP_CQE32)
+
+/* Open /dev/bzc; the suite requires the rdma-bzc set, so a missing node is a failure. */
+static inline int bzc_open(void)
+{
+	int fd = open(BZC_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		kl_fail("open %s: %s (the kernel carries rdma-bzc: the misc device must exist)", BZC_DEV,
+			strerror(errno));
+	return fd;
+}
+
+/* A command in a cleared slot: only what the caller sets is non-zero (both halves of a big SQE). */
+static inline struct io_uring_sqe *bzc_prep(struct io_uring *ring, int fd, __u32 op,
+					    const void *payload, size_t len)
+{
+	struct io_uring_sqe *sqe = kl_sqe(ring);
+	size_t slot = (ring->flags & IORING_SETUP_SQE128) ? 128 : 64;
+
+	memset(sqe, 0, slot);
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fd;
+	sqe->cmd_op = op;
+	if (payload) {
+		KL_ASSERT(slot == 128 || len <= 16, "a %zu-byte payload needs a big SQE", len);
+		memcpy(sqe->cmd, payload, len);
+	}
+	sqe->user_data = op;
+	return sqe;
+}
+
+/* Submit what was prepared, wait for its CQE, return cqe->res. */
+static inline int bzc_run(struct io_uring *ring)
+{
+	int ret = io_uring_submit(ring);
+
+	KL_ASSERT(ret == 1, "io_uring_submit: %d (%s)", ret, ret < 0 ? strerror(-ret) : "not 1 SQE");
+	return kl_wait(ring).res;
+}
+
+/* QUERY into *out (out_len bytes of it asked for); returns cqe->res. */
+static inline int bzc_query(struct io_uring *ring, int fd, struct bzc_query *out, __u32 out_len)
+{
+	struct bzc_cmd_query q = { .out_ptr = (__u64)(uintptr_t)out, .out_len = out_len };
+
+	bzc_prep(ring, fd, BZC_U_CMD_QUERY, &q, sizeof(q));
+	return bzc_run(ring);
+}
+
+/* ---- connections: a soft RDMA device on eth0, addresses from KL_ADDR ---- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#define BZC_PORT	18515
+
+/* The device a test attached, deleted at exit whatever happened, so the next test starts clean. */
+static char bzc_link[16];
+
+static inline void bzc_link_cleanup(void)
+{
+	char cmd[64];
+
+	if (!bzc_link[0])
+		return;
+	/*
+	 * In the background: this process still holds its /dev/bzc files,
+	 * which hold the device until the exit that follows closes them.
+	 */
+	snprintf(cmd, sizeof(cmd), "rdma link delete %s >/dev/null 2>&1 &", bzc_link);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# %s\n", cmd);
+}
+
+/* Attach provider (rxe or siw) to eth0 as kl_<provider>0 and wait for its port to be ACTIVE. */
+static inline void bzc_link_add(const char *provider)
+{
+	char cmd[160], path[128], state[64] = "";
+
+	/* a test before this one may still be deleting its device (bzc_link_cleanup()) */
+	snprintf(path, sizeof(path), "/sys/class/infiniband/kl_%s0", provider);
+	for (int i = 0; i < 100 * kl_scale() && access(path, F_OK) == 0; i++)
+		usleep(100 * 1000);
+	snprintf(cmd, sizeof(cmd), "rdma link add kl_%s0 type %s netdev eth0", provider, provider);
+	KL_ASSERT(system(cmd) == 0, "'%s' failed", cmd);
+	snprintf(bzc_link, sizeof(bzc_link), "kl_%s0", provider);
+	atexit(bzc_link_cleanup);
+	snprintf(path, sizeof(path), "/sys/class/infiniband/kl_%s0/ports/1/state", provider);
+	for (int i = 0; i < 100 * kl_scale(); i++) {
+		FILE *f = fopen(path, "r");
+
+		if (f) {
+			if (!fgets(state, sizeof(state), f))
+				state[0] = 0;
+			fclose(f);
+			if (strstr(state, "ACTIVE"))
+				return;
+		}
+		usleep(100 * 1000);
+	}
+	kl_fail("kl_%s0: port not ACTIVE after %d s (state '%s')", provider, 10 * kl_scale(), state);
+}
+
+static inline void bzc_link_delete(const char *provider)
+{
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "rdma link delete kl_%s0", provider);
+	bzc_link[0] = 0;
+	KL_ASSERT(system(cmd) == 0, "'%s' failed", cmd);
+}
+
+/* eth0's own IPv4 address (the agent's KL_ADDR) and port as a struct bzc_addr. */
+static inline struct bzc_addr bzc_my_addr(__u16 port)
+{
+	const char *a = getenv("KL_ADDR");
+	struct bzc_addr out = { .family = AF_INET, .port = htons(port) };
+
+	KL_ASSERT(a && *a, "KL_ADDR unset: the agent gave eth0 no address");
+	KL_ASSERT(inet_pton(AF_INET, a, out.addr) == 1, "KL_ADDR '%s' is not an IPv4 address", a);
+	return out;
+}
+
+static inline void bzc_prep_listen(struct io_uring *ring, int fd, __u16 port, __u32 backlog)
+{
+	struct bzc_cmd_listen l = { .addr = bzc_my_addr(port), .backlog = backlog };
+
+	bzc_prep(ring, fd, BZC_U_CMD_LISTEN, &l, sizeof(l));
+}
+
+static inline void bzc_prep_accept(struct io_uring *ring, int fd, int listen_fd, __u64 user_data)
+{
+	struct bzc_cmd_accept a = { .listen_fd = listen_fd };
+
+	bzc_prep(ring, fd, BZC_U_CMD_ACCEPT, &a, sizeof(a))->user_data = user_data;
+}
+
+static inline void bzc_prep_connect(struct io_uring *ring, int fd, struct bzc_addr dst, __u64 user_data)
+{
+	struct bzc_cmd_connect c = { .dst = dst, .timeout_ms = 2000 * kl_scale() };
+
+	bzc_prep(ring, fd, BZC_U_CMD_CONNECT, &c, sizeof(c))->user_data = user_data;
+}
+
+static inline void bzc_prep_disconnect(struct io_uring *ring, int fd, __u64 user_data)
+{
+	struct bzc_cmd_disconnect d = { 0 };
+
+	bzc_prep(ring, fd, BZC_U_CMD_DISCONNECT, &d, sizeof(d))->user_data = user_data;
+}
+
+/* Wait at most the lab's scaled bound for one CQE; a hang is a failure, named. */
+static inline struct kl_cqe bzc_wait(struct io_uring *ring, const char *what)
+{
+	struct kl_cqe c;
+	int ret = kl_wait_timeout(ring, 15000 * kl_scale(), &c);
+
+	KL_ASSERT(ret == 0, "%s: no completion within %d s (%s)", what, 15 * kl_scale(), strerror(-ret));
+	return c;
+}
+
+/* How many lines `rdma resource show <what>` prints (0: none of that resource). */
+static inline int bzc_rdma_res(const char *what)
+{
+	char cmd[96], line[512];
+	int n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "rdma resource show %s 2>&1", what);
+	p = popen(cmd, "r");
+	KL_ASSERT(p, "popen %s", cmd);
+	while (fgets(line, sizeof(line), p))
+		if (line[0] != '\n')
+			n++;
+	pclose(p);
+	return n;
+}
+
+/* ---- two guests (a suite with "network": "pair"; harness/pair.ts holds the barriers) ---- */
+
+#include <dirent.h>
+#include <poll.h>
+
+static int bzc_ctl_fd = -1;
+
+/* The kl.ctl virtio port of this guest, opened once. */
+static inline int bzc_ctl(void)
+{
+	char path[300], name[32];
+	struct dirent *d;
+	DIR *dir;
+
+	if (bzc_ctl_fd >= 0)
+		return bzc_ctl_fd;
+	dir = opendir("/sys/class/virtio-ports");
+	KL_ASSERT(dir, "no /sys/class/virtio-ports: this guest runs alone");
+	while ((d = readdir(dir))) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f) && !strncmp(name, "kl.ctl", 6) && (name[6] == '\n' || !name[6])) {
+			snprintf(path, sizeof(path), "/dev/%s", d->d_name);
+			bzc_ctl_fd = open(path, O_RDWR | O_CLOEXEC);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	KL_ASSERT(bzc_ctl_fd >= 0, "no kl.ctl port: this guest runs alone");
+	return bzc_ctl_fd;
+}
+
+/* Wait until the other guest reaches the same barrier of this test (bounded; its end fails us). */
+static inline void bzc_barrier(const char *tag)
+{
+	const char *suite = getenv("KL_SUITE"), *test = getenv("KL_TEST");
+	char line[400], want_go[400], want_gone[400], buf[512];
+	long long end = kl_now_ms() + 60000LL * kl_scale();
+	int fd = bzc_ctl();
+	size_t len = 0;
+
+	KL_ASSERT(suite && test, "KL_SUITE/KL_TEST unset");
+	snprintf(line, sizeof(line), "barrier %s/%s %s\n", suite, test, tag);
+	snprintf(want_go, sizeof(want_go), "go %s/%s %s", suite, test, tag);
+	snprintf(want_gone, sizeof(want_gone), "gone %s/%s %s", suite, test, tag);
+	KL_ASSERT(write(fd, line, strlen(line)) == (ssize_t)strlen(line), "barrier %s: write kl.ctl: %s", tag, strerror(errno));
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = end - kl_now_ms();
+		char *nl;
+		ssize_t n;
+
+		KL_ASSERT(left > 0, "barrier %s: the other guest did not get there within %d s", tag, 60 * kl_scale());
+		if (poll(&p, 1, (int)(left < 1000 ? left : 1000)) <= 0)
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			continue;
+		len += n;
+		buf[len] = 0;
+		while ((nl = strchr(buf, '\n'))) {
+			*nl = 0;
+			if (!strcmp(buf, want_go))
+				return;
+			KL_ASSERT(strcmp(buf, want_gone), "barrier %s: the other guest ended", tag);
+			len -= nl + 1 - buf;
+			memmove(buf, nl + 1, len + 1);
+		}
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+}
+
+/* At exit: this test is over on this guest, so the other stops waiting at its barriers. */
+static inline void bzc_leave(void)
+{
+	const char *suite = getenv("KL_SUITE"), *test = getenv("KL_TEST");
+	char line[400];
+
+	if (bzc_ctl_fd < 0 || !suite || !test)
+		return;
+	snprintf(line, sizeof(line), "leave %s/%s\n", suite, test);
+	if (write(bzc_ctl_fd, line, strlen(line)) < 0)
+		fprintf(stderr, "# leave: %s\n", strerror(errno));
+}
+
+/* The other guest's eth0 address. */
+static inline struct bzc_addr bzc_peer_addr(__u16 port)
+{
+	const char *a = getenv("KL_PEER");
+	struct bzc_addr out = { .family = AF_INET, .port = htons(port) };
+
+	KL_ASSERT(a && *a, "KL_PEER unset: a two-guest test on a guest without a peer");
+	KL_ASSERT(inet_pton(AF_INET, a, out.addr) == 1, "KL_PEER '%s' is not an IPv4 address", a);
+	return out;
+}
+
+#endif
