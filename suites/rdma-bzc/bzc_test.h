@@ -127,16 +127,21 @@ static inline void bzc_link_delete(const char *provider)
 	KL_ASSERT(system(cmd) == 0, "'%s' failed", cmd);
 }
 
-/* eth0's own IPv4 address (the agent's KL_ADDR) and port as a struct bzc_addr. */
-static inline struct bzc_addr bzc_my_addr(__u16 port)
+/* The IPv4 address in environment variable var (set by the agent) and port as a struct bzc_addr. */
+static inline struct bzc_addr bzc_env_addr(const char *var, __u16 port)
 {
-	const char *a = getenv("KL_ADDR");
+	const char *a = getenv(var);
 	struct bzc_addr out = { .family = AF_INET, .port = htons(port) };
 
-	KL_ASSERT(a && *a, "KL_ADDR unset: the agent gave eth0 no address");
-	KL_ASSERT(inet_pton(AF_INET, a, out.addr) == 1, "KL_ADDR '%s' is not an IPv4 address", a);
+	KL_ASSERT(a && *a, "%s unset: the agent gave this guest no such address", var);
+	KL_ASSERT(inet_pton(AF_INET, a, out.addr) == 1, "%s '%s' is not an IPv4 address", var, a);
 	return out;
 }
+
+/* eth0's own address (KL_ADDR). */
+#define bzc_my_addr(port)	bzc_env_addr("KL_ADDR", port)
+/* The other guest's eth0 address (KL_PEER): two-guest tests only. */
+#define bzc_peer_addr(port)	bzc_env_addr("KL_PEER", port)
 
 static inline void bzc_prep_listen(struct io_uring *ring, int fd, __u16 port, __u32 backlog)
 {
@@ -281,17 +286,6 @@ static inline void bzc_leave(void)
 	snprintf(line, sizeof(line), "leave %s/%s\n", suite, test);
 	if (write(bzc_ctl_fd, line, strlen(line)) < 0)
 		fprintf(stderr, "# leave: %s\n", strerror(errno));
-}
-
-/* The other guest's eth0 address. */
-static inline struct bzc_addr bzc_peer_addr(__u16 port)
-{
-	const char *a = getenv("KL_PEER");
-	struct bzc_addr out = { .family = AF_INET, .port = htons(port) };
-
-	KL_ASSERT(a && *a, "KL_PEER unset: a two-guest test on a guest without a peer");
-	KL_ASSERT(inet_pton(AF_INET, a, out.addr) == 1, "KL_PEER '%s' is not an IPv4 address", a);
-	return out;
 }
 
 #endif
