@@ -48,10 +48,10 @@ npm run lab -- export-lava --patch <...> [--suite a,b] [--debug] --out DIR [--ar
                                          # build, then write DIR/job.yaml: the run as a LAVA job, with its artifacts
 npm run lab -- import-lava <lava-run output dir | job log> [--export DIR] [--results DIR]
                                          # a finished LAVA job as a run directory (run.json, junit.xml, summary.md...)
-npm run lab -- plan [--json] (--nightly | --patch <...> [run options]) [--shard i/n | --shards n]
+npm run lab -- plan [--json] (--nightly | --cells FILE | --patch <...> [run options]) [--shard i/n | --shards n]
                                          # the kernels (by input key) and cells a CI runs; builds nothing
-npm run lab -- nightly [--shard i/n] [--plan plan.json] [--results DIR]
-                                         # run the nightly matrix, or one shard of it (make nightly)
+npm run lab -- nightly [--cells FILE] [--shard i/n] [--plan plan.json] [--results DIR]
+                                         # run the nightly matrix (or FILE's cells), or one shard of it (make nightly)
 npm run lab -- matrix-report [NAME=]DIR... [--plan plan.json] [--out DIR]
                                          # shards' results (and LAVA imports) as one matrix.md, matrix.json, junit.xml`;
 

@@ -92,6 +92,37 @@ export function nightlyCells(): Cell[] {
   ];
 }
 
+/**
+ * A matrix of one's own, in place of the nightly one (plan --cells, nightly --cells): a JSON
+ * array of {"name", "args"}, args as a nightly cell writes them (relative paths are the
+ * checkout's). No checks: a cell's verdict is its run's. Bad input is a usage error naming
+ * the file and the cell.
+ */
+export function readCellsFile(file: string): Cell[] {
+  const hint = 'a JSON array of cells: [{"name": "base", "args": ["--patch", "none"]}, ...]';
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--cells ${file}: not readable JSON: ${(err as Error).message.split('\n')[0]}`, hint);
+  }
+  if (!Array.isArray(raw) || raw.length === 0) throw new UsageError(`--cells ${file}: not a non-empty array of cells`, hint);
+  const dirs = new Map<string, string>();
+  return raw.map((c: unknown, i) => {
+    const { name, args, ...rest } = (c ?? {}) as { name?: unknown; args?: unknown };
+    const what = `--cells ${file}: cell ${i + 1}${typeof name === 'string' ? ` (${name})` : ''}`;
+    if (typeof name !== 'string' || name.trim() === '') throw new UsageError(`${what}: "name" must be a non-empty string`, hint);
+    if (!Array.isArray(args) || args.length === 0 || args.some((a) => typeof a !== 'string')) throw new UsageError(`${what}: "args" must be a non-empty array of strings`, hint);
+    const extra = Object.keys(rest);
+    if (extra.length) throw new UsageError(`${what}: unknown field "${extra[0]}"`, hint);
+    // Each cell gets a results directory named after it: two names, one directory, is one cell's results overwritten.
+    const before = dirs.get(cellDir(name));
+    if (before !== undefined) throw new UsageError(`${what}: its results directory ${cellDir(name)} is also cell ${before}'s`, 'give each cell a name of its own');
+    dirs.set(cellDir(name), name);
+    return { name, args: args as string[] };
+  });
+}
+
 function symbolizeCheck(run: RunRecord | null): CellVerdict {
   const c = run?.crashes?.[0];
   const ok = run?.status === 'crash' && /^drivers\/misc\/lkdtm\/lab\.c:\d+$/.test(c?.location ?? '') && (c?.maintainers ?? []).length > 0;
@@ -292,7 +323,8 @@ export interface PlannedShard {
 
 export interface MatrixPlan {
   schema: 'kernel-lab-plan/1';
-  matrix: 'nightly' | 'options';
+  /** nightly: nightlyCells(); cells: a --cells file's; options: the one run plan's run options describe */
+  matrix: 'nightly' | 'cells' | 'options';
   note: string;
   kernels: (KernelInput & { cells: string[] })[];
   cells: PlannedCell[];
@@ -305,7 +337,7 @@ export interface MatrixPlan {
 export const INPUT_KEY_NOTE =
   'inputKey: sha256 of what determines a kernel before it is built (the base tarball pin, the patch files in order, the config fragments and --config-item items, the variant). It is not the build key: the build (stages/build.ts) keys its cache by the final .config and the compiler, which need make.';
 
-export function planMatrix(cells: Cell[], o: { matrix: 'nightly' | 'options'; shardCount?: number; shard?: ShardSpec; durations?: Record<string, number> }): MatrixPlan {
+export function planMatrix(cells: Cell[], o: { matrix: MatrixPlan['matrix']; shardCount?: number; shard?: ShardSpec; durations?: Record<string, number> }): MatrixPlan {
   const durations = o.durations ?? readDurations();
   const kernels = new Map<string, KernelInput & { cells: string[] }>();
   const planned: PlannedCell[] = cells.map((c) => {

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { EXIT, UsageError } from './errors.ts';
-import { nightlyCells, parseShard, planMatrix, planText, type Cell, type ShardSpec } from './matrix.ts';
+import { nightlyCells, parseShard, planMatrix, planText, readCellsFile, type Cell, type ShardSpec } from './matrix.ts';
 import { matrixMarkdown, matrixReport, parseReportInput, readPlan } from './matrixReport.ts';
 import { defaultNightlyDir, runNightly, selectCells } from './nightly.ts';
 import { paths } from './paths.ts';
@@ -26,13 +26,15 @@ function parse(cmd: Command, argv: string[], usage: string): Command | null {
 
 const shardOption = (v: string): ShardSpec => parseShard(v);
 
+const CELLS_HELP = 'plan or run the cells of this JSON file ([{"name": "base", "args": ["--patch", "none"]}, ...]; args as a nightly cell writes them) instead of the nightly matrix: a matrix of one\'s own, e.g. a few quick cells to try the sharding on';
+
 /** plan's arguments less its own options: the run's, as a cell writes them. */
 function runArgsOf(argv: string[]): string[] {
   const out: string[] = [];
   for (let j = 0; j < argv.length; j++) {
     const a = argv[j]!;
-    if (a === '--json' || a === '--nightly' || /^--shards?=/.test(a)) continue;
-    if (a === '--shard' || a === '--shards') {
+    if (a === '--json' || a === '--nightly' || /^--(shards?|cells)=/.test(a)) continue;
+    if (a === '--shard' || a === '--shards' || a === '--cells') {
       j++;
       continue;
     }
@@ -42,15 +44,16 @@ function runArgsOf(argv: string[]): string[] {
 }
 
 export function planCommand(argv: string[]): number {
-  const usage = 'npm run lab -- plan [--json] (--nightly | --patch ... [run options]) [--shard i/n | --shards n]';
+  const usage = 'npm run lab -- plan [--json] (--nightly | --cells cells.json | --patch ... [run options]) [--shard i/n | --shards n]';
   const cmd = parse(
     addRunOptions(new Command('plan'))
-      .usage('[--json] (--nightly | --patch <set> [run options]) [--shard i/n | --shards n]')
+      .usage('[--json] (--nightly | --cells <file> | --patch <set> [run options]) [--shard i/n | --shards n]')
       .description(
-        'The matrix as kernels and cells, built and booted nothing: each distinct kernel (by its input key, a hash of what determines it: base pin, patch files, config fragments and items, variant) with the cells that use it, and each cell\'s arguments. Without --nightly, the one run the other options describe (with --compare-baseline: its kernel and its baseline\'s). --shard i/n lists that share of the cells, --shards n labels every cell with its shard; shares are balanced by the cells\' last measured minutes (the durations file in the lab cache, written by nightly) and are the same for the same inputs.',
+        'The matrix as kernels and cells, built and booted nothing: each distinct kernel (by its input key, a hash of what determines it: base pin, patch files, config fragments and items, variant) with the cells that use it, and each cell\'s arguments. With --cells, the cells of that file instead of the nightly matrix. Without either, the one run the other options describe (with --compare-baseline: its kernel and its baseline\'s). --shard i/n lists that share of the cells, --shards n labels every cell with its shard; shares are balanced by the cells\' last measured minutes (the durations file in the lab cache, written by nightly) and are the same for the same inputs.',
       )
       .option('--json', 'print the plan as JSON (schema kernel-lab-plan/1), for a CI', false)
       .option('--nightly', 'the nightly matrix (npm run lab -- nightly, make nightly)', false)
+      .option('--cells <file>', CELLS_HELP)
       .option('--shard <i/n>', 'only the i-th of n shares of the cells', shardOption)
       .option('--shards <n>', 'every cell with its shard of n, and the shards listed', positiveInt('--shards')),
     argv,
@@ -60,29 +63,31 @@ export function planCommand(argv: string[]): number {
   const o = cmd.opts();
   if (o.shard && o.shards !== undefined) throw new UsageError('plan: --shard and --shards are exclusive', usage);
   let cells: Cell[];
-  if (o.nightly) {
-    if (o.patch) throw new UsageError('plan: --nightly plans the nightly matrix; --patch and the run options describe one run instead', usage);
-    cells = nightlyCells();
+  if (o.nightly && o.cells !== undefined) throw new UsageError('plan: --nightly and --cells are exclusive: the nightly matrix, or the cells of a file', usage);
+  if (o.nightly || o.cells !== undefined) {
+    if (o.patch) throw new UsageError(`plan: ${o.nightly ? '--nightly plans the nightly matrix' : '--cells plans the cells of a file'}; --patch and the run options describe one run instead`, usage);
+    cells = o.nightly ? nightlyCells() : readCellsFile(path.resolve(o.cells));
   } else {
-    if (!o.patch) throw new UsageError('plan needs --nightly, or --patch and the run options of one run', usage);
+    if (!o.patch) throw new UsageError('plan needs --nightly, --cells FILE, or --patch and the run options of one run', usage);
     const opts = runOptionsFrom(o);
     cells = [{ name: opts.patch.join(',') || 'none', args: runArgsOf(argv) }];
   }
-  const p = planMatrix(cells, { matrix: o.nightly ? 'nightly' : 'options', ...(o.shard ? { shard: o.shard } : {}), ...(o.shards !== undefined ? { shardCount: o.shards } : {}) });
+  const p = planMatrix(cells, { matrix: o.nightly ? 'nightly' : o.cells !== undefined ? 'cells' : 'options', ...(o.shard ? { shard: o.shard } : {}), ...(o.shards !== undefined ? { shardCount: o.shards } : {}) });
   process.stdout.write(`${o.json ? JSON.stringify(p, null, 2) : planText(p)}\n`);
   return EXIT.pass;
 }
 
 export async function nightlyCommand(argv: string[]): Promise<number> {
-  const usage = 'npm run lab -- nightly [--shard i/n] [--plan plan.json] [--results DIR]';
+  const usage = 'npm run lab -- nightly [--cells cells.json] [--shard i/n] [--plan plan.json] [--results DIR]';
   const cmd = parse(
     new Command('nightly')
-      .usage('[--shard i/n] [--plan plan.json] [--results DIR]')
+      .usage('[--cells cells.json] [--shard i/n] [--plan plan.json] [--results DIR]')
       .description(
-        'Run the nightly matrix\'s cells one after another, each its own lab run with its own directory in DIR; write DIR/matrix.json and matrix.md (after each cell) and print the table. Each cell\'s minutes go to the durations file in the lab cache. Exit 0 when every cell passed, 1 otherwise.',
+        'Run the nightly matrix\'s cells (or a --cells file\'s) one after another, each its own lab run with its own directory in DIR; write DIR/matrix.json and matrix.md (after each cell) and print the table. Each cell\'s minutes go to the durations file in the lab cache. Exit 0 when every cell passed, 1 otherwise.',
       )
+      .option('--cells <file>', CELLS_HELP)
       .option('--shard <i/n>', 'only the i-th of n shares of the cells (balanced by the durations file)', shardOption)
-      .option('--plan <file>', 'take the shards from this plan (plan --json --nightly --shards n), not from the durations now: what a CI\'s plan job decided')
+      .option('--plan <file>', 'take the shards from this plan (plan --json --nightly --shards n, or plan --json --cells FILE --shards n with the same --cells), not from the durations now: what a CI\'s plan job decided')
       .option('--results <dir>', 'where the cells\' directories and matrix.json go (default: results/nightly-<date>)'),
     argv,
     usage,
@@ -90,8 +95,11 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
   if (!cmd) return EXIT.pass;
   const o = cmd.opts();
   const plan = o.plan !== undefined ? readPlan(path.resolve(o.plan)) : undefined;
-  if (plan && plan.matrix !== 'nightly') throw new UsageError(`nightly: --plan ${o.plan} is not a plan of the nightly matrix`, 'write it with plan --json --nightly --shards n');
-  const cells = selectCells(nightlyCells(), { ...(o.shard ? { shard: o.shard } : {}), ...(plan ? { plan } : {}) });
+  const matrix = o.cells !== undefined ? 'cells' : 'nightly';
+  if (plan && plan.matrix !== matrix) {
+    throw new UsageError(`nightly: --plan ${o.plan} is not a plan of ${matrix === 'cells' ? 'a --cells file' : 'the nightly matrix'}`, `write it with plan --json ${matrix === 'cells' ? `--cells ${o.cells}` : '--nightly'} --shards n`);
+  }
+  const cells = selectCells(o.cells !== undefined ? readCellsFile(path.resolve(o.cells)) : nightlyCells(), { ...(o.shard ? { shard: o.shard } : {}), ...(plan ? { plan } : {}) });
   const out = o.results !== undefined ? path.resolve(o.results) : defaultNightlyDir();
   const r = await runNightly(cells, out, o.shard ?? null);
   process.stdout.write(`${path.relative(process.cwd(), out) || out}/matrix.md\n`);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { assignShards, cellKernels, nightlyCells, planMatrix, type MatrixPlan } from '../../harness/matrix.ts';
+import { assignShards, cellKernels, nightlyCells, planMatrix, readCellsFile, type MatrixPlan } from '../../harness/matrix.ts';
 import { runNightly, selectCells } from '../../harness/nightly.ts';
 import { repoRoot } from '../../harness/paths.ts';
 import type { RunRecord } from '../../harness/types.ts';
@@ -167,6 +167,72 @@ test('plan --nightly --shard i/3: the shards partition the matrix, by the durati
   const both = await lab(['plan', '--nightly', '--patch', 'fused'], env);
   t.is(both.exitCode, 2);
   t.regex(both.errors[0]!, /--nightly plans the nightly matrix/);
+});
+
+test('plan --cells FILE: the file\'s cells instead of the nightly matrix, sharded the same way; nightly --cells runs them', async (t) => {
+  const file = path.join(fixtures, 'quick.cells.json');
+  const cells = JSON.parse(fs.readFileSync(file, 'utf8')) as { name: string; args: string[] }[];
+  const env = { KL_DURATIONS: path.join(tmp('durations'), 'd.json') };
+  const r = await lab(['plan', '--json', '--cells', file, '--shards', '3'], env);
+  t.is(r.exitCode, 0, r.stderr);
+  const p = JSON.parse(r.stdout) as MatrixPlan;
+  t.is(p.matrix, 'cells');
+  t.deepEqual(p.cells.map((c) => [c.name, c.args]), cells.map((c) => [c.name, c.args]));
+  t.deepEqual(p.shards.flatMap((s) => s.cells).sort(), cells.map((c) => c.name).sort(), 'the shards partition the file\'s cells');
+  t.deepEqual(readCellsFile(file).map((c) => c.name), cells.map((c) => c.name));
+
+  // nightly --cells: the file's cells, not the nightly matrix's (one that stops at a usage error, booting nothing)
+  const own = path.join(tmp('cells'), 'cells.json');
+  fs.writeFileSync(own, JSON.stringify([{ name: 'bad:set', args: ['--patch', 'nosuch'] }]));
+  const out = tmp('nightly');
+  const n = await lab(['nightly', '--cells', own, '--results', out], env);
+  t.is(n.exitCode, 1, n.stderr);
+  t.deepEqual((JSON.parse(fs.readFileSync(path.join(out, 'matrix.json'), 'utf8')) as { cell: string; exitCode: number }[]).map((x) => [x.cell, x.exitCode]), [['bad:set', 2]]);
+
+  // a plan of the one matrix is not a plan of the other
+  const cellsPlan = path.join(tmp('plan'), 'cells.json');
+  fs.writeFileSync(cellsPlan, r.stdout);
+  const nightlyPlan = path.join(tmp('plan'), 'nightly.json');
+  fs.writeFileSync(nightlyPlan, JSON.stringify(planMatrix(nightlyCells(), { matrix: 'nightly', shardCount: 3, durations: {} })));
+  const wrong: [string[], RegExp][] = [
+    [['nightly', '--cells', file, '--plan', nightlyPlan, '--shard', '1/3'], /--plan .*nightly\.json is not a plan of a --cells file/],
+    [['nightly', '--plan', cellsPlan, '--shard', '1/3'], /--plan .*cells\.json is not a plan of the nightly matrix/],
+  ];
+  for (const [args, re] of wrong) {
+    const w = await lab([...args, '--results', tmp('nightly')], env);
+    t.is(w.exitCode, 2, `${args.join(' ')}: ${w.stderr}`);
+    t.regex(w.errors[0]!, re);
+  }
+});
+
+test('--cells: a file that is not a list of named cells is one line naming the file and the cell, exit 2', async (t) => {
+  const dir = tmp('cells');
+  const write = (name: string, text: string) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, text);
+    return f;
+  };
+  const ok = JSON.stringify([{ name: 'base', args: ['--patch', 'none'] }]);
+  const cases: [string[], RegExp][] = [
+    [['--cells', write('broken.json', '[{')], /--cells .*broken\.json: not readable JSON/],
+    [['--cells', write('empty.json', '[]')], /empty\.json: not a non-empty array of cells/],
+    [['--cells', write('object.json', '{"base": ["--patch", "none"]}')], /object\.json: not a non-empty array of cells/],
+    [['--cells', write('noname.json', '[{"args": ["--patch", "none"]}]')], /noname\.json: cell 1: "name" must be a non-empty string/],
+    [['--cells', write('noargs.json', '[{"name": "base", "args": "--patch none"}]')], /noargs\.json: cell 1 \(base\): "args" must be a non-empty array of strings/],
+    [['--cells', write('extra.json', '[{"name": "base", "args": ["--patch", "none"], "check": "pass"}]')], /extra\.json: cell 1 \(base\): unknown field "check"/],
+    [['--cells', write('clash.json', '[{"name": "a:b", "args": ["--patch", "none"]}, {"name": "a_b", "args": ["--patch", "none"]}]')], /clash\.json: cell 2 \(a_b\): its results directory a_b is also cell a:b's/],
+    [['--cells', write('badargs.json', '[{"name": "base", "args": ["--patch", "none", "--frobnicate"]}]')], /cell base: unknown option '--frobnicate'/],
+    [['--cells', write('ok.json', ok), '--nightly'], /--nightly and --cells are exclusive/],
+    [['--cells', path.join(dir, 'ok.json'), '--patch', 'none'], /--cells plans the cells of a file; --patch and the run options describe one run instead/],
+    [['--cells', path.join(dir, 'nosuch.json')], /nosuch\.json: not readable JSON: ENOENT/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await lab(['plan', '--json', ...args]);
+    t.is(r.exitCode, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.is(r.errors.length, 1, r.stderr);
+    t.regex(r.errors[0]!, re);
+  }
+  for (const sub of ['plan', 'nightly']) t.regex((await lab([sub, '--help'])).stdout, /--cells <file>/, `${sub} --help`);
 });
 
 /** A shard's results as nightly writes them: matrix.json and each cell's latest/run.json. */
