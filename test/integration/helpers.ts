@@ -42,3 +42,17 @@ export async function lab(args: string[], timeoutMs = 60 * 60_000): Promise<LabR
 export function errorLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.startsWith('kernel-lab:'));
 }
+
+export interface LabCommand {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** A subcommand of the real CLI exactly as given (no --results added), with extra environment. */
+export async function labCommand(args: string[], env: Record<string, string> = {}, timeoutMs = 20 * 60_000): Promise<LabCommand> {
+  const t0 = Date.now();
+  const r = await execa('node', [path.join(repoRoot, 'scripts', 'lab.mjs'), ...args], { cwd: repoRoot, reject: false, timeout: timeoutMs, env });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), seconds: (Date.now() - t0) / 1000 };
+}
