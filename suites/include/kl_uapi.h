@@ -113,7 +113,31 @@ struct bzc_cmd_disconnect {
 #define BZC_U_CMD_LISTEN	_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x1, struct bzc_cmd_listen)
 #define BZC_U_CMD_ACCEPT	_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x2, struct bzc_cmd_accept)
 #define BZC_U_CMD_CONNECT	_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x3, struct bzc_cmd_connect)
+#define BZC_ACCESS_REMOTE_READ	(1U << 0)
+#define BZC_ACCESS_REMOTE_WRITE	(1U << 1)
+struct bzc_cmd_reg {
+	__u64 addr;
+	__u64 len;
+	__u32 access;
+	__u32 flags;
+};
+struct bzc_cmd_dereg {
+	__u32 region;
+	__u32 flags;
+};
+struct bzc_cmd_rw {
+	__u64 addr;
+	__u64 remote_off;
+	__u32 len;
+	__u32 region;
+	__u32 flags;
+	__u32 resv;
+};
 #define BZC_U_CMD_DISCONNECT	_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x4, struct bzc_cmd_disconnect)
+#define BZC_U_CMD_REG		_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x5, struct bzc_cmd_reg)
+#define BZC_U_CMD_DEREG		_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x6, struct bzc_cmd_dereg)
+#define BZC_U_CMD_WRITE		_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x7, struct bzc_cmd_rw)
+#define BZC_U_CMD_READ		_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x8, struct bzc_cmd_rw)
 #endif
 _Static_assert(BZC_U_CMD_QUERY == 0xc0101b40, "rdma-bzc QUERY cmd_op is _IOWR(0x1b, 0x40, 16 bytes)");
 _Static_assert(sizeof(struct bzc_query) == 32, "struct bzc_query is 32 bytes");
@@ -121,5 +145,10 @@ _Static_assert(BZC_U_CMD_LISTEN == 0x40201b41, "rdma-bzc LISTEN is _IOW(0x1b, 0x
 _Static_assert(BZC_U_CMD_ACCEPT == 0x40101b42, "rdma-bzc ACCEPT is _IOW(0x1b, 0x42, 16 bytes)");
 _Static_assert(BZC_U_CMD_CONNECT == 0x40281b43, "rdma-bzc CONNECT is _IOW(0x1b, 0x43, 40 bytes)");
 _Static_assert(BZC_U_CMD_DISCONNECT == 0x40081b44, "rdma-bzc DISCONNECT is _IOW(0x1b, 0x44, 8 bytes)");
+_Static_assert(BZC_U_CMD_REG == 0x40181b45, "rdma-bzc REG is _IOW(0x1b, 0x45, 24 bytes)");
+_Static_assert(BZC_U_CMD_DEREG == 0x40081b46, "rdma-bzc DEREG is _IOW(0x1b, 0x46, 8 bytes)");
+_Static_assert(BZC_U_CMD_WRITE == 0x40201b47, "rdma-bzc WRITE is _IOW(0x1b, 0x47, 32 bytes)");
+_Static_assert(BZC_U_CMD_READ == 0x40201b48, "rdma-bzc READ is _IOW(0x1b, 0x48, 32 bytes)");
+_Static_assert(BZC_ACCESS_REMOTE_READ == 1 && BZC_ACCESS_REMOTE_WRITE == 2, "rdma-bzc region access bits");
 
 #endif

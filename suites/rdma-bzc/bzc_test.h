@@ -198,6 +198,123 @@ static inline int bzc_rdma_res(const char *what)
 	return n;
 }
 
+/*
+ * A connection to this guest's own address: *lf listens, *af accepts, *kf
+ * connects; all three asserted. The ring needs room for two SQEs.
+ */
+static inline void bzc_connect_self(struct io_uring *ring, int *lf, int *af, int *kf)
+{
+	struct kl_cqe c;
+
+	*lf = bzc_open();
+	*af = bzc_open();
+	*kf = bzc_open();
+	bzc_prep_listen(ring, *lf, BZC_PORT, 4);
+	KL_EXPECT_EQ(bzc_run(ring), 0, "LISTEN on KL_ADDR");
+	bzc_prep_accept(ring, *af, *lf, 'A');
+	bzc_prep_connect(ring, *kf, bzc_my_addr(BZC_PORT), 'C');
+	KL_EXPECT_EQ(io_uring_submit(ring), 2, "submit ACCEPT and CONNECT");
+	for (int i = 0; i < 2; i++) {
+		c = bzc_wait(ring, "ACCEPT and CONNECT");
+		KL_EXPECT_EQ(c.res, 0, c.user_data == 'A' ? "ACCEPT" : "CONNECT");
+	}
+}
+
+/* ---- regions and data ---- */
+
+#include <sys/mman.h>
+
+/* REG [buf, buf + len) on a connected file; returns cqe->res (the region id, or -errno). */
+static inline int bzc_reg(struct io_uring *ring, int fd, const void *buf, __u64 len, __u32 access)
+{
+	struct bzc_cmd_reg r = { .addr = (__u64)(uintptr_t)buf, .len = len, .access = access };
+	struct kl_cqe c;
+
+	bzc_prep(ring, fd, BZC_U_CMD_REG, &r, sizeof(r));
+	io_uring_submit(ring);
+	c = bzc_wait(ring, "REG");
+	return c.res;
+}
+
+static inline int bzc_dereg(struct io_uring *ring, int fd, __u32 region)
+{
+	struct bzc_cmd_dereg d = { .region = region };
+	struct kl_cqe c;
+
+	bzc_prep(ring, fd, BZC_U_CMD_DEREG, &d, sizeof(d));
+	io_uring_submit(ring);
+	c = bzc_wait(ring, "DEREG");
+	return c.res;
+}
+
+static inline void bzc_prep_rw(struct io_uring *ring, int fd, __u32 op, const void *buf, __u64 remote_off,
+			       __u32 len, __u32 region, __u64 user_data)
+{
+	struct bzc_cmd_rw rw = {
+		.addr = (__u64)(uintptr_t)buf, .remote_off = remote_off, .len = len, .region = region,
+	};
+
+	bzc_prep(ring, fd, op, &rw, sizeof(rw))->user_data = user_data;
+}
+
+/* One WRITE or READ, waited for; returns cqe->res. */
+static inline int bzc_rw(struct io_uring *ring, int fd, __u32 op, const void *buf, __u64 remote_off,
+			 __u32 len, __u32 region)
+{
+	bzc_prep_rw(ring, fd, op, buf, remote_off, len, region, op);
+	io_uring_submit(ring);
+	return bzc_wait(ring, op == BZC_U_CMD_WRITE ? "WRITE" : "READ").res;
+}
+
+/* Anonymous memory, never shared with anything but the device. */
+static inline unsigned char *bzc_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	KL_ASSERT(p != MAP_FAILED, "mmap %zu: %s", len, strerror(errno));
+	return p;
+}
+
+/* A pattern both sides can compute: byte i of stream seed. */
+static inline unsigned char bzc_byte(unsigned int seed, size_t i)
+{
+	__u32 x = (__u32)(i >> 2) * 2654435761u ^ seed * 40503u;
+
+	x ^= x >> 15;
+	return (unsigned char)(x >> (8 * (i & 3)));
+}
+
+static inline void bzc_fill(unsigned char *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = bzc_byte(seed, i);
+}
+
+/* The first byte of p that is not stream seed, or -1: a mismatch is named by its offset. */
+static inline long long bzc_check(const unsigned char *p, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != bzc_byte(seed, i))
+			return (long long)i;
+	return -1;
+}
+
+/* VmPin of this process in kB (pages pinned long-term against RLIMIT_MEMLOCK). */
+static inline long bzc_vmpin_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	KL_ASSERT(f, "/proc/self/status: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	KL_ASSERT(kb >= 0, "no VmPin in /proc/self/status");
+	return kb;
+}
+
 /* ---- two guests (a suite with "network": "pair"; harness/pair.ts holds the barriers) ---- */
 
 #include <dirent.h>

@@ -2,8 +2,8 @@
 /*
  * Every field /dev/bzc does not use must be zero, so that later revisions
  * can give it a meaning: QUERY with non-zero payload flags, with sqe->addr,
- * with sqe->len, or with IORING_URING_CMD_FIXED (no fixed buffers before the
- * data path) completes with -EINVAL and writes nothing.
+ * with sqe->len, or with IORING_URING_CMD_FIXED (only WRITE and READ take a
+ * fixed buffer) completes with -EINVAL and writes nothing.
  */
 #include <sys/uio.h>
 #include "bzc_test.h"
