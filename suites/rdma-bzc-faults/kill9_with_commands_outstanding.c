@@ -11,7 +11,7 @@
  */
 #include <signal.h>
 #include <sys/wait.h>
-#include "bzc_test.h"
+#include "../rdma-bzc/bzc_test.h"	/* the suite of the set: one helper header for both */
 
 #define LEN	(16 << 20)
 
