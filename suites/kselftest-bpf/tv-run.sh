@@ -10,7 +10,8 @@
 # end: written unbuffered into the same stream, it landed in the middle of result lines.
 # Exit 0 when every test passed or skipped, 1 otherwise. The last line, for a failure,
 # is `FAIL: <k> of <n> failed: <their numbers>` (what the lab records as the reason, and
-# what expected/<base>.json matches: a failure not on the list changes it).
+# what expected/<base>.json matches: a failure not on the list changes it), or
+# `FAIL: tv-run: ...` when the output could not be read as test_verifier's.
 dir=$(cd "$(dirname "$0")" && pwd)
 out=${KL_TMP:-/tmp}/test_verifier.out
 err=${KL_TMP:-/tmp}/test_verifier.err
@@ -74,20 +75,19 @@ BEGIN { print "TAP version 13" }
 END {
 	emit()
 	print "1.." n
-	bad = 0
-	if (summary == "") { print "# tv-run: test_verifier printed no summary (exit " rc ")"; bad = 1 }
+	bad = ""
+	if (summary == "") bad = "test_verifier printed no summary (exit " rc ")"
 	else {
 		print "# " summary
-		# test_verifier counts a test that failed the verifier and also its run only once,
-		# as we do; a difference means a line this script did not understand.
-		if (sp != npass || ss != nskip || sf != nfail) {
-			print "# tv-run: KTAP says " npass " passed, " nskip " skipped, " nfail " failed; test_verifier says otherwise"
-			bad = 1
-		}
+		# each test is counted once by test_verifier, as here: a difference means a line
+		# this script did not understand
+		if (sp != npass || ss != nskip || sf != nfail)
+			bad = "KTAP says " npass + 0 " passed, " nskip + 0 " skipped, " nfail + 0 " failed; test_verifier: " sp ", " ss ", " sf
 	}
 	while ((getline l < errf) > 0) { if (!(l in seen)) order[++nerr] = l; seen[l]++ }
 	for (i = 1; i <= nerr; i++) print "# stderr, " seen[order[i]] " times: " order[i]
-	if (nfail > 0) print "FAIL: " nfail " of " n " failed:" failed
-	else if (bad || rc != 0) print "FAIL: test_verifier exit " rc ", see the comments above"
-	exit (bad || rc != 0 || nfail > 0) ? 1 : 0
+	if (bad != "") print "FAIL: tv-run: " bad
+	else if (nfail > 0) print "FAIL: " nfail " of " n " failed:" failed
+	else if (rc != 0) print "FAIL: test_verifier exit " rc " with no failed test"
+	exit (bad != "" || rc != 0 || nfail > 0) ? 1 : 0
 }' "$out"
