@@ -94,6 +94,11 @@ export function nightlyCells(): Cell[] {
     ...(suites.includes('kselftest-mm')
       ? [...sets, ...(sets.length > 1 ? [stack] : [])].map((p) => ({ name: `kselftest-mm:${p}`, args: ['--patch', p, '--suite', 'kselftest-mm', '--compare-baseline'] }))
       : []),
+    // The kernel's own BPF verifier selftest (test_verifier, no BTF needed): does a set that
+    // touches the verifier's tables change any verdict? make test runs it on the base only.
+    ...(suites.includes('kselftest-bpf')
+      ? [...sets, ...(sets.length > 1 ? [stack] : [])].map((p) => ({ name: `kselftest-bpf:${p}`, args: ['--patch', p, '--suite', 'kselftest-bpf', '--compare-baseline'] }))
+      : []),
   ];
 }
 
