@@ -392,6 +392,46 @@ static inline void bzc_barrier(const char *tag)
 	}
 }
 
+/*
+ * The start of every two-guest test over provider (rxe or siw): the role from KL_ROLE, the
+ * device, *ring (8 entries) and the connection: b listens on its address and ACCEPTs on *fp,
+ * a CONNECTs *fp to b, each asserted. *is_b says which guest this is; returns b's listener
+ * (-1 on a).
+ */
+static inline void bzc_leave(void);
+
+static inline int bzc_pair_connect(const char *prov, struct io_uring *ring, int *fp, int *is_b)
+{
+	const char *role = getenv("KL_ROLE");
+	struct kl_cqe c;
+	int l = -1;
+
+	KL_ASSERT(!strcmp(prov, "rxe") || !strcmp(prov, "siw"), "provider '%s': rxe or siw", prov);
+	KL_ASSERT(role && (!strcmp(role, "a") || !strcmp(role, "b")), "KL_ROLE '%s': a two-guest test", role ? role : "");
+	atexit(bzc_leave);
+	bzc_link_add(prov);
+	kl_ring_init(ring, 8, BZC_RING);
+	*fp = bzc_open();
+	*is_b = !strcmp(role, "b");
+	if (*is_b) {
+		l = bzc_open();
+		bzc_prep_listen(ring, l, BZC_PORT, 1);
+		KL_EXPECT_EQ(bzc_run(ring), 0, "b: LISTEN on its address");
+		bzc_prep_accept(ring, *fp, l, 'A');
+		KL_EXPECT_EQ(io_uring_submit(ring), 1, "b: submit ACCEPT");
+		bzc_barrier("listening");
+		c = bzc_wait(ring, "b: ACCEPT");
+		KL_EXPECT_EQ(c.res, 0, "b: ACCEPT of a's connection");
+	} else {
+		bzc_barrier("listening");
+		bzc_prep_connect(ring, *fp, bzc_peer_addr(BZC_PORT), 'C');
+		io_uring_submit(ring);
+		c = bzc_wait(ring, "a: CONNECT to b");
+		KL_EXPECT_EQ(c.res, 0, "a: CONNECT to b");
+	}
+	return l;
+}
+
 /* At exit: this test is over on this guest, so the other stops waiting at its barriers. */
 static inline void bzc_leave(void)
 {

@@ -18,29 +18,13 @@
 int main(int argc, char **argv)
 {
 	const char *prov = argc > 1 ? argv[1] : "";
-	const char *role = getenv("KL_ROLE");
 	unsigned char *buf = bzc_alloc(LEN);
 	struct io_uring ring;
-	struct kl_cqe c;
 	long long bad;
-	int l = -1, f;
+	int l, f, is_b;
 
-	KL_ASSERT(!strcmp(prov, "rxe") || !strcmp(prov, "siw"), "usage: %s rxe|siw", argv[0]);
-	KL_ASSERT(role && (!strcmp(role, "a") || !strcmp(role, "b")), "KL_ROLE '%s': a two-guest test", role ? role : "");
-	atexit(bzc_leave);
-	bzc_link_add(prov);
-	kl_ring_init(&ring, 8, BZC_RING);
-	f = bzc_open();
-
-	if (!strcmp(role, "b")) {
-		l = bzc_open();
-		bzc_prep_listen(&ring, l, BZC_PORT, 1);
-		KL_EXPECT_EQ(bzc_run(&ring), 0, "b: LISTEN on its address");
-		bzc_prep_accept(&ring, f, l, 'A');
-		KL_EXPECT_EQ(io_uring_submit(&ring), 1, "b: submit ACCEPT");
-		bzc_barrier("listening");
-		c = bzc_wait(&ring, "b: ACCEPT");
-		KL_EXPECT_EQ(c.res, 0, "b: ACCEPT of a's connection");
+	l = bzc_pair_connect(prov, &ring, &f, &is_b);
+	if (is_b) {
 		bzc_fill(buf, LEN, 1);
 		KL_EXPECT_EQ(bzc_reg(&ring, f, buf, LEN, BZC_ACCESS_REMOTE_READ | BZC_ACCESS_REMOTE_WRITE), 1,
 			     "b: REG of 4 MiB");
@@ -54,11 +38,6 @@ int main(int argc, char **argv)
 			KL_ASSERT(buf[i] == bzc_byte(1, i), "b: byte %zu after a's WRITE changed", i);
 		bzc_barrier("revoked");
 	} else {
-		bzc_barrier("listening");
-		bzc_prep_connect(&ring, f, bzc_peer_addr(BZC_PORT), 'C');
-		io_uring_submit(&ring);
-		c = bzc_wait(&ring, "a: CONNECT to b");
-		KL_EXPECT_EQ(c.res, 0, "a: CONNECT to b");
 		bzc_barrier("registered");
 		KL_EXPECT_EQ(bzc_rw(&ring, f, BZC_U_CMD_READ, buf, 0, LEN, 1), LEN, "a: READ of b's 4 MiB");
 		bad = bzc_check(buf, LEN, 1);
@@ -76,6 +55,6 @@ int main(int argc, char **argv)
 	KL_EXPECT_EQ(bzc_rdma_res("mr"), 0, "MRs on this guest after closing its files");
 	bzc_barrier("closed");
 	bzc_link_delete(prov);
-	kl_info("%s: guest %s: 4 MiB read and 1 MiB + 5 written across the link, verified", prov, role);
+	kl_info("%s: guest %s: 4 MiB read and 1 MiB + 5 written across the link, verified", prov, is_b ? "b" : "a");
 	kl_pass();
 }
