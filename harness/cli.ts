@@ -16,6 +16,7 @@ import { bisect, type Signature } from './bisect.ts';
 import { buildEach } from './buildEach.ts';
 import { exportSeries } from './exportSeries.ts';
 import { exportLava, importLava } from './lava.ts';
+import { lavaServer, runOnServer } from './lavaServer.ts';
 import { runLab } from './pipeline.ts';
 import { writeReply } from './reply.ts';
 import { formatLine, rebaseCheck } from './rebaseCheck.ts';
@@ -45,7 +46,8 @@ npm run lab -- build-each --patch <set[,set...]|path> [--debug] [--suite a,b] [-
 npm run lab -- bisect --patch <series> (--test SUITE/NAME | --report "TITLE") [--runs N] [run options]
                                          # which patch of the series breaks the test or brings the report?
 npm run lab -- export-lava --patch <...> [--suite a,b] [--debug] --out DIR [--artifact-url URL] [--no-kvm]
-                                         # build, then write DIR/job.yaml: the run as a LAVA job, with its artifacts
+    [--lava-server URL [--lava-token TOKEN]]  # build, then write DIR/job.yaml: the run as a LAVA job, with its artifacts;
+                                         # with --lava-server (token in $LAVA_TOKEN), run it there and import the result
 npm run lab -- import-lava <lava-run output dir | job log> [--export DIR] [--results DIR]
                                          # a finished LAVA job as a run directory (run.json, junit.xml, summary.md...)
 npm run lab -- plan [--json] (--nightly | --cells FILE | --patch <...> [run options]) [--shard i/n | --shards n]
@@ -314,6 +316,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'export-lava: a new directory for the job and its artifacts')
     .option('--artifact-url <url>', 'export-lava: where the LAVA lab will fetch the artifacts from (default: file:// of --out, for a worker on this machine)')
     .option('--no-kvm', 'export-lava: the LAVA job runs the guest under TCG (no_kvm: true, -cpu max, timeouts x4)')
+    .option('--lava-server <url>', 'export-lava: then submit the job to this LAVA server (REST API v0.2), wait for it and import its log as import-lava does (needs --artifact-url)')
+    .option('--lava-token <token>', 'export-lava --lava-server: the server user\'s API token (default: $LAVA_TOKEN, which keeps it out of the shell\'s history)')
     .helpOption('-h, --help', 'show this help')
     .addHelpText('after', `\n${USAGE}\n\nExit codes: 0 pass, 1 test failed or kernel crashed, 2 usage or input error, 3 infrastructure error or incomplete.
 
@@ -355,11 +359,25 @@ when the host is listed there. Unreachable host, refused key, no QEMU there: exi
   }
   if (lavaMode) {
     if (o.out === undefined) throw new UsageError('export-lava needs --out DIR', 'npm run lab -- export-lava --patch none --out lava/none');
+    if (o.lavaToken !== undefined && o.lavaServer === undefined) throw new UsageError('export-lava: --lava-token belongs to --lava-server');
+    // Checked before the build: a bad server address or a missing token must not cost one.
+    const server = o.lavaServer !== undefined ? lavaServer(o.lavaServer, o.lavaToken ?? process.env.LAVA_TOKEN) : null;
+    if (server && o.artifactUrl === undefined) {
+      throw new UsageError('export-lava: --lava-server needs --artifact-url: the server\'s worker fetches the kernel, initramfs and scratch disk from there', 'publish --out\'s bzImage, initramfs.cpio and scratch.img.gz at an http(s) URL the worker reaches');
+    }
     const r = await exportLava(opts, { out: o.out, artifactUrl: o.artifactUrl ?? null, noKvm: o.kvm === false });
     process.stdout.write(`${r.job}\n`);
-    return EXIT.pass;
+    if (!server) return EXIT.pass;
+    const abort = new AbortController();
+    process.on('SIGINT', () => abort.abort());
+    process.on('SIGTERM', () => abort.abort());
+    const { record, exitCode } = await runOnServer(r.dir, server, opts.resultsDir, undefined, undefined, abort.signal);
+    process.stdout.write(`${record.status.toUpperCase()}: ${record.reason ?? ''}\n  ${path.join(record.dir, 'summary.md')}\n`);
+    return exitCode;
   }
-  if (o.out !== undefined || o.artifactUrl !== undefined || o.kvm === false) throw new UsageError('--out, --artifact-url and --no-kvm belong to export-lava', 'npm run lab -- export-lava --patch ... --out DIR');
+  if (o.out !== undefined || o.artifactUrl !== undefined || o.kvm === false || o.lavaServer !== undefined || o.lavaToken !== undefined) {
+    throw new UsageError('--out, --artifact-url, --no-kvm, --lava-server and --lava-token belong to export-lava', 'npm run lab -- export-lava --patch ... --out DIR');
+  }
   if (!bisectMode && (o.test !== undefined || o.report !== undefined || o.runs !== 1)) throw new UsageError('--test, --report and --runs belong to bisect', 'npm run lab -- bisect --patch <series> --test SUITE/NAME');
   if (eachMode) {
     if (opts.exec !== null || opts.dryRun || o.remote !== undefined || opts.compareBaseline) {

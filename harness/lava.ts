@@ -402,7 +402,11 @@ export interface ImportOptions {
   input: string;
   exportDir: string | null;
   resultsDir: string;
+  /** export-lava --lava-server: the server job the log came from */
+  server?: LavaServerJob;
 }
+
+export type LavaServerJob = NonNullable<NonNullable<RunRecord['lava']>['server']>;
 
 /**
  * A finished LAVA job as a run directory: console.log from the target lines, ktap.raw and
@@ -440,7 +444,7 @@ export function importLava(o: ImportOptions): { record: RunRecord; exitCode: num
     crashes: [],
     commands: [],
     accel: ex.noKvm ? 'tcg' : 'kvm',
-    lava: { log: logFile, export: exportFile, job: lavaLog.job, records: streams.records, problems: streams.problems },
+    lava: { log: logFile, export: exportFile, job: lavaLog.job, records: streams.records, problems: streams.problems, ...(o.server ? { server: o.server } : {}) },
   };
   const durationS = consoleText.length > 0 ? Number(/\[host\s+([\d.]+)\]/.exec(consoleText.trimEnd().split('\n').pop() ?? '')?.[1] ?? 0) : 0;
   rec.timings = { ...rec.timings, boot: durationS };

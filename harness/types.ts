@@ -133,7 +133,15 @@ export interface RunRecord {
   commands: string[][]; // every external command the run executed (or would, with --dry-run)
   baseline?: { runDir: string; status: RunStatus; differences: BaselineDiff[]; newCrashes: CrashRecord[] };
   /** import-lava: the run came back from a LAVA job: its log, the export, LAVA's verdict on the job, the agent's console records */
-  lava?: { log: string; export: string; job: { result: string; errorType?: string; errorMsg?: string } | null; records: number; problems: string[] };
+  lava?: {
+    log: string;
+    export: string;
+    job: { result: string; errorType?: string; errorMsg?: string } | null;
+    records: number;
+    problems: string[];
+    /** export-lava --lava-server: the job on the server (its page, id, health, device) */
+    server?: { page: string; jobId: number; health: string; device: string | null };
+  };
   knownIssues?: { issue: KnownIssue; seen: boolean }[]; // entries of the known-issues list that applied to this run
 }
 
