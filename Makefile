@@ -62,8 +62,9 @@ test-unit: npm
 
 # export-lava / lava-run / import-lava alone (make test runs them too): the job passes
 # lava-common's strict schema; jobs really run under Debian's lava-run (root, TCG).
+# --lava-server against a stand-in of the server's REST API (no LAVA package needed).
 test-lava: deps lava-deps npm
-	npx ava test/lava/schema.test.ts test/lava/roundtrip.test.ts
+	npx ava test/lava/schema.test.ts test/lava/roundtrip.test.ts test/lava/rest-client.test.ts
 
 # The full matrix (harness/matrix.ts): each patch set alone, the stacked set, --debug,
 # benchmarks, liburing and kselftest-mm. SHARD=i/n runs one share of it (as CI does).
