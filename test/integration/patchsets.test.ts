@@ -30,7 +30,10 @@ test.serial('every patch passes checkpatch --strict', async (t) => {
   const src = await sourceStage(rec(), null, pinned());
   for (const name of sets) {
     for (const p of loadPatchSet(name).patches) {
-      const r = await execa('perl', [path.join(src.repo, 'scripts', 'checkpatch.pl'), '--strict', '--no-tree', '--quiet', '--no-summary', p], { cwd: src.repo, reject: false });
+      // UNKNOWN_COMMIT_ID only: the lab's source repo is the tarball committed once, with no
+      // upstream history, so every real upstream id a Fixes: tag names is "unknown" there. The
+      // tag's form (12 hex digits, the quoted subject) is GIT_COMMIT_ID and still checked.
+      const r = await execa('perl', [path.join(src.repo, 'scripts', 'checkpatch.pl'), '--strict', '--no-tree', '--quiet', '--no-summary', '--ignore', 'UNKNOWN_COMMIT_ID', p], { cwd: src.repo, reject: false });
       t.is(r.exitCode, 0, `${name}/${path.basename(p)}:\n${r.stdout}`);
     }
   }
