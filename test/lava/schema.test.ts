@@ -71,5 +71,5 @@ test('export-lava bad input: one line, exit 2, nothing written (an --out in use,
   t.deepEqual(fs.readdirSync(bad), ['used'], 'no output directory, no partial one beside it');
   const r = await lab(['--patch', 'none', '--no-kvm']);
   t.is(r.exitCode, 2);
-  t.regex(errorLines(r.stderr)[0]!, /--out, --artifact-url and --no-kvm belong to export-lava/);
+  t.regex(errorLines(r.stderr)[0]!, /--out, --artifact-url, --no-kvm, --lava-server and --lava-token belong to export-lava/);
 });
