@@ -31,7 +31,10 @@ export interface PairActions {
  * ignored, and names are only compared, never used as file names.
  * - `barrier <suite/test> <tag>`: once the other guest has written the same line, both get
  *   `go <suite/test> <tag>`; a guest whose peer has ended gets `gone ...`. The guest bounds
- *   its own wait.
+ *   its own wait. The agent itself meets the other guest at `barrier <suite/test> kl-start`
+ *   before each run of a two-guest test (images/base/init), waiting as long as the other
+ *   guest lives: the tests' own bounded barriers then measure the test, not the one-guest
+ *   suites guest a ran before it.
  * - `link down|up <suite/test>`: the host takes this guest's link down or up (QMP set_link,
  *   as a pulled cable); answered `link down|up <suite/test> ok` or `... error <why>`.
  * - `kill-peer <suite/test>`: the host kills the other guest's QEMU (a machine lost mid-test);

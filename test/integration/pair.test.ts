@@ -71,3 +71,20 @@ test('--suite DIR: a directory without a manifest, or one named like an in-tree 
   const same = await lab(['--patch', 'none', '--suite', path.join(repoRoot, 'suites', 'smoke'), '--dry-run']);
   t.is(same.exitCode, 0, 'the in-tree suite by its own path is that suite');
 });
+
+test.serial('a two-guest test starts on both guests together: guest b waits at its start while guest a runs the one-guest suites before it, so the test\'s own 5 s barrier holds', async (t) => {
+  const r = await lab(['--patch', 'none', '--suite', `${fixture('kl-pair-late-first')},${fixture('kl-pair-late')}`]);
+  t.is(r.exitCode, 0, tail(r.stderr));
+  const run = r.run!;
+  t.like(run.tests.find((x) => x.name === 'a_slow'), { status: 'pass' });
+  const meet = run.tests.find((x) => x.name === 'meet')!;
+  t.is(meet.status, 'pass', meet.reason);
+  t.deepEqual(meet.guests, { a: 'pass', b: 'pass' });
+  // b waited for a before the test, not in it: its run of the test took seconds, not a's 20
+  const ktapB = fs.readFileSync(path.join(r.dir!, 'guest-b', 'ktap.raw'), 'utf8');
+  const dur = Number(/kl-duration kl-pair-late\/meet (\d+)s/.exec(ktapB)?.[1] ?? NaN);
+  t.true(dur < 10, `guest b's meet took ${dur} s`);
+  const barriers = fs.readFileSync(path.join(r.dir!, 'barriers.log'), 'utf8');
+  t.regex(barriers, /^b: at kl-pair-late\/meet kl-start\n/m);
+  t.regex(barriers, /^-> b: go kl-pair-late\/meet kl-start$/m);
+});
