@@ -18,20 +18,13 @@
 static void child(int ready)
 {
 	unsigned char *region = bzc_alloc(LEN), *buf = bzc_alloc(LEN), *more = bzc_alloc(1 << 20);
-	struct bzc_cmd_reg r = { .addr = (__u64)(uintptr_t)more, .len = 1 << 20, .access = BZC_ACCESS_REMOTE_READ };
 	struct io_uring ring;
-	int l, a, k, w;
+	int l, a, k;
 
 	kl_ring_init(&ring, 64, BZC_RING);
 	bzc_connect_self(&ring, &l, &a, &k);
 	KL_EXPECT_EQ(bzc_reg(&ring, a, region, LEN, BZC_ACCESS_REMOTE_READ | BZC_ACCESS_REMOTE_WRITE), 1, "REG");
-	w = bzc_open();
-	bzc_prep_accept(&ring, w, l, 'A');
-	for (int i = 0; i < 16; i++) {
-		bzc_prep_rw(&ring, k, BZC_U_CMD_WRITE, buf + ((size_t)i << 20), (__u64)i << 20, 1 << 20, 1, 'W');
-		bzc_prep_rw(&ring, k, BZC_U_CMD_READ, buf + ((size_t)i << 20), (__u64)i << 20, 1 << 20, 1, 'R');
-	}
-	bzc_prep(&ring, a, BZC_U_CMD_REG, &r, sizeof(r));
+	bzc_queue_outstanding(&ring, l, a, k, buf, more);
 	KL_EXPECT_EQ(io_uring_submit(&ring), 34, "submit what stays in flight");
 	/* the ACCEPT cannot complete: nobody connects; say how many others could */
 	KL_ASSERT(io_uring_cq_ready(&ring) < 34, "every command completed before the kill");

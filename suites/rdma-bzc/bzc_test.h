@@ -266,6 +266,29 @@ static inline int bzc_rw(struct io_uring *ring, int fd, __u32 op, const void *bu
 	return bzc_wait(ring, op == BZC_U_CMD_WRITE ? "WRITE" : "READ").res;
 }
 
+/*
+ * Queue what the fault tests leave in flight, on a connection to this guest's own address
+ * (bzc_connect_self()) with region 1 of at least 16 MiB registered on *a*: 16 WRITEs and 16
+ * READs of 1 MiB on *k* between buf (16 MiB) and the region's first 16 MiB, an ACCEPT on a
+ * new file that nobody will pair (returned), and a REG of more (1 MiB) on *a*. Not
+ * submitted: 34 SQEs, the ring needs room for them.
+ */
+static inline int bzc_queue_outstanding(struct io_uring *ring, int l, int a, int k,
+					unsigned char *buf, unsigned char *more)
+{
+	struct bzc_cmd_reg r = { .addr = (__u64)(uintptr_t)more, .len = 1 << 20,
+				 .access = BZC_ACCESS_REMOTE_READ };
+	int w = bzc_open();
+
+	bzc_prep_accept(ring, w, l, 'A');
+	for (int i = 0; i < 16; i++) {
+		bzc_prep_rw(ring, k, BZC_U_CMD_WRITE, buf + ((size_t)i << 20), (__u64)i << 20, 1 << 20, 1, 'W');
+		bzc_prep_rw(ring, k, BZC_U_CMD_READ, buf + ((size_t)i << 20), (__u64)i << 20, 1 << 20, 1, 'R');
+	}
+	bzc_prep(ring, a, BZC_U_CMD_REG, &r, sizeof(r));
+	return w;
+}
+
 /* Anonymous memory, never shared with anything but the device. */
 static inline unsigned char *bzc_alloc(size_t len)
 {
@@ -351,27 +374,29 @@ static inline int bzc_ctl(void)
 	return bzc_ctl_fd;
 }
 
-/* Wait until the other guest reaches the same barrier of this test (bounded; its end fails us). */
-static inline void bzc_barrier(const char *tag)
+/*
+ * Write @out (a line, without its newline) to kl.ctl and read the host's lines until one
+ * is @ok (returns 0) or starts with @bad (returns 1, the rest of that line in @why),
+ * within @secs (scaled); -1 after that. Lines for other requests are skipped.
+ */
+static inline int bzc_ctl_ask(const char *out, const char *ok, const char *bad, int secs,
+			      char *why, size_t whylen)
 {
-	const char *suite = getenv("KL_SUITE"), *test = getenv("KL_TEST");
-	char line[400], want_go[400], want_gone[400], buf[512];
-	long long end = kl_now_ms() + 60000LL * kl_scale();
+	long long end = kl_now_ms() + 1000LL * secs * kl_scale();
 	int fd = bzc_ctl();
+	char buf[512];
 	size_t len = 0;
 
-	KL_ASSERT(suite && test, "KL_SUITE/KL_TEST unset");
-	snprintf(line, sizeof(line), "barrier %s/%s %s\n", suite, test, tag);
-	snprintf(want_go, sizeof(want_go), "go %s/%s %s", suite, test, tag);
-	snprintf(want_gone, sizeof(want_gone), "gone %s/%s %s", suite, test, tag);
-	KL_ASSERT(write(fd, line, strlen(line)) == (ssize_t)strlen(line), "barrier %s: write kl.ctl: %s", tag, strerror(errno));
+	KL_ASSERT(dprintf(fd, "%s\n", out) == (int)strlen(out) + 1, "%s: write kl.ctl: %s", out,
+		  strerror(errno));
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		long long left = end - kl_now_ms();
 		char *nl;
 		ssize_t n;
 
-		KL_ASSERT(left > 0, "barrier %s: the other guest did not get there within %d s", tag, 60 * kl_scale());
+		if (left <= 0)
+			return -1;
 		if (poll(&p, 1, (int)(left < 1000 ? left : 1000)) <= 0)
 			continue;
 		n = read(fd, buf + len, sizeof(buf) - 1 - len);
@@ -381,15 +406,56 @@ static inline void bzc_barrier(const char *tag)
 		buf[len] = 0;
 		while ((nl = strchr(buf, '\n'))) {
 			*nl = 0;
-			if (!strcmp(buf, want_go))
-				return;
-			KL_ASSERT(strcmp(buf, want_gone), "barrier %s: the other guest ended", tag);
+			if (!strcmp(buf, ok))
+				return 0;
+			if (!strncmp(buf, bad, strlen(bad))) {
+				snprintf(why, whylen, "%s", buf + strlen(bad));
+				return 1;
+			}
 			len -= nl + 1 - buf;
 			memmove(buf, nl + 1, len + 1);
 		}
 		if (len == sizeof(buf) - 1)
 			len = 0;
 	}
+}
+
+/* "<verb> <suite>/<test><rest>" into @s */
+static inline void bzc_ctl_line(char *s, size_t n, const char *verb, const char *rest)
+{
+	const char *suite = getenv("KL_SUITE"), *test = getenv("KL_TEST");
+
+	KL_ASSERT(suite && test, "KL_SUITE/KL_TEST unset");
+	snprintf(s, n, "%s %s/%s%s", verb, suite, test, rest);
+}
+
+/* Wait until the other guest reaches the same barrier of this test (bounded; its end fails us). */
+static inline void bzc_barrier(const char *tag)
+{
+	char out[400], ok[400], gone[400], rest[80], why[8];
+	int ret;
+
+	snprintf(rest, sizeof(rest), " %s", tag);
+	bzc_ctl_line(out, sizeof(out), "barrier", rest);
+	bzc_ctl_line(ok, sizeof(ok), "go", rest);
+	bzc_ctl_line(gone, sizeof(gone), "gone", rest);
+	ret = bzc_ctl_ask(out, ok, gone, 60, why, sizeof(why));
+	KL_ASSERT(ret >= 0, "barrier %s: the other guest did not get there within %d s", tag, 60 * kl_scale());
+	KL_ASSERT(ret == 0, "barrier %s: the other guest ended", tag);
+}
+
+/* Ask the host for @req ("link down", "link up": this guest's cable) and wait for its "ok". */
+static inline void bzc_ctl_request(const char *req)
+{
+	char out[400], ok[400], bad[400], why[256];
+	int ret;
+
+	bzc_ctl_line(out, sizeof(out), req, "");
+	bzc_ctl_line(ok, sizeof(ok), req, " ok");
+	bzc_ctl_line(bad, sizeof(bad), req, " error ");
+	ret = bzc_ctl_ask(out, ok, bad, 30, why, sizeof(why));
+	KL_ASSERT(ret >= 0, "the host did not answer '%s' within %d s", req, 30 * kl_scale());
+	KL_ASSERT(ret == 0, "the host refused '%s': %s", req, why);
 }
 
 /*

@@ -1,0 +1,1 @@
+../rdma-bzc/bzc_test.h

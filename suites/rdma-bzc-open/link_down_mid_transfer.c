@@ -1,0 +1,1 @@
+../rdma-bzc/link_down_mid_transfer.c
