@@ -227,7 +227,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     if (!opts.dryRun && (!build.cached || !image.cached)) await pruneCache();
 
     const tests = testPlan(p, image, cfg.config, opts.exec !== null);
-    const accel = handoff ? handoff.accel : await probeAccel(host);
+    const accel = handoff ? handoff.accel : await probeAccel(host, opts.dryRun ? undefined : path.join(build.dir, 'bzImage'));
     rec.accel = accel;
     if (rec.remote) {
       rec.remote.accel = accel;

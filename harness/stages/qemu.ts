@@ -15,6 +15,7 @@ import { cachedPut, remoteCache } from '../hostCache.ts';
 import { localHost, type Host } from '../host.ts';
 import { parseKtap } from '../ktap.ts';
 import { log } from '../log.ts';
+import { paths } from '../paths.ts';
 import { openQmp, type QmpEvent, type QmpMonitor } from '../qmp.ts';
 import { POSTMORTEM_MARK } from '../postmortem.ts';
 import type { Accel } from '../types.ts';
@@ -22,18 +23,66 @@ import type { Accel } from '../types.ts';
 export const QEMU = 'qemu-system-x86_64';
 const probed = new Map<string, Accel>(); // by host label
 
+/** The local host's answer, kept for as long as the host stays up (its boot_id). */
+const ACCEL_RECORD = path.join(paths.cacheRoot, 'accel-local.json');
+const PROBE_VERSION = 2; // 2: a Linux kernel must print under KVM, not only a boot sector run
+
+function bootId(): string | null {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+function recordedAccel(): Accel | null {
+  try {
+    const r = JSON.parse(fs.readFileSync(ACCEL_RECORD, 'utf8')) as { bootId?: string; version?: number; accel?: string };
+    const id = bootId();
+    return id && r.bootId === id && r.version === PROBE_VERSION && (r.accel === 'kvm' || r.accel === 'tcg') ? r.accel : null;
+  } catch {
+    return null;
+  }
+}
+
+function recordAccel(accel: Accel, why: string): void {
+  const id = bootId();
+  if (!id) return;
+  try {
+    fs.mkdirSync(path.dirname(ACCEL_RECORD), { recursive: true });
+    fs.writeFileSync(ACCEL_RECORD, JSON.stringify({ bootId: id, version: PROBE_VERSION, accel, why }) + '\n');
+  } catch (err) {
+    log(`could not record the accel probe in ${ACCEL_RECORD}: ${oneLine(err)}`);
+  }
+}
+
 /**
- * Boot a 512-byte guest that writes to the isa-debug-exit port: QEMU exits 0x63 only if
- * the guest really executed under KVM with the CPU model real boots use. Opening /dev/kvm proves nothing on hosts without
- * vmx/svm, where KVM_RUN fails.
+ * KVM only if guests really run under it with the CPU model real boots use. Two probes, both
+ * by booting. First a 512-byte guest that writes to the isa-debug-exit port: QEMU exits 0x63
+ * only if it executed under KVM (opening /dev/kvm proves nothing on hosts without vmx/svm,
+ * where KVM_RUN fails). Then, with @kernel, that kernel without an initrd: it must print its
+ * banner on the serial console within 20 s (a second or two under working KVM; it panics
+ * for want of a root file system and QEMU exits). Some hosts pass the first and not the
+ * second: a KVM module that runs the BIOS and a boot sector but never a Linux kernel
+ * (kvm-pvm without a PVM guest kernel was seen here: SeaBIOS, then silence). On this machine
+ * the answer is kept in the cache for as long as the host stays up (its boot_id).
  */
-export async function probeAccel(host: Host = localHost): Promise<Accel> {
+export async function probeAccel(host: Host = localHost, kernel?: string): Promise<Accel> {
   const known = probed.get(host.label);
   if (known) return known;
   const set = (a: Accel) => (probed.set(host.label, a), a);
   if (process.env.KERNEL_LAB_ACCEL === 'tcg' || process.env.KERNEL_LAB_ACCEL === 'kvm') return set(process.env.KERNEL_LAB_ACCEL);
+  if (!host.remote) {
+    const r = recordedAccel();
+    if (r) return set(r);
+  }
   if (!(await host.exists('/dev/kvm'))) return set('tcg');
   const dir = await host.mkdtemp('kl-kvm-');
+  const decided = (a: Accel, why: string) => {
+    if (a === 'tcg') log(`${host.label}: TCG, not KVM: ${why}`);
+    if (!host.remote) recordAccel(a, why);
+    return set(a);
+  };
   try {
     const boot = Buffer.alloc(512);
     Buffer.from([0xb0, 0x31, 0xe6, 0xf4, 0xf4, 0xeb, 0xfd]).copy(boot); // mov al,0x31; out 0xf4,al; hlt; jmp $-1
@@ -42,10 +91,18 @@ export async function probeAccel(host: Host = localHost): Promise<Accel> {
     await host.writeFile(path.join(dir, 'boot.bin'), boot);
     // The same CPU model a real boot uses: on some hosts a default-CPU guest runs under
     // KVM while -cpu host aborts in QEMU's MSR setup.
-    const r = await host.run([QEMU, '-accel', 'kvm', '-cpu', 'host', '-display', 'none', '-nodefaults', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${path.join(dir, 'boot.bin')},format=raw,if=ide`], { timeoutMs: 20_000 });
-    return set(r.exitCode === 0x63 ? 'kvm' : 'tcg');
-  } catch {
-    return set('tcg');
+    const kvm = [QEMU, '-accel', 'kvm', '-cpu', 'host', '-display', 'none', '-nodefaults', '-no-reboot'];
+    const r = await host.run([...kvm, '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${path.join(dir, 'boot.bin')},format=raw,if=ide`], { timeoutMs: 20_000 });
+    if (r.exitCode !== 0x63) return decided('tcg', `the KVM probe guest did not run (QEMU exit ${r.exitCode}: ${oneLine(r.stderr).slice(0, 200)})`);
+    if (!kernel) return set('kvm'); // not recorded: the kernel probe has not run
+    const k = path.join(dir, 'bzImage');
+    await host.putFile(kernel, k);
+    const t0 = Date.now();
+    const l = await host.run([...kvm, '-m', '256', '-serial', 'stdio', '-kernel', k, '-append', 'console=ttyS0 panic=-1'], { timeoutMs: 20_000 });
+    if (!/Linux version/.test(l.stdout)) return decided('tcg', `a boot sector runs under KVM here but the kernel printed nothing on its console in ${((Date.now() - t0) / 1000).toFixed(0)} s under it (KERNEL_LAB_ACCEL=kvm forces KVM)`);
+    return decided('kvm', `the kernel printed its banner under KVM in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    return decided('tcg', `the KVM probe failed: ${oneLine(err)}`);
   } finally {
     await host.removeDir(dir).catch(() => {});
   }
