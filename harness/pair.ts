@@ -18,12 +18,17 @@ import type { CrashRecord, TestRecord, TestStatus } from './types.ts';
 const BARRIER_LINE = /^barrier (\S{1,200}) (\S{1,64})$/;
 const LINK_LINE = /^link (down|up) (\S{1,200})$/;
 const KILL_LINE = /^kill-peer (\S{1,200})$/;
+const FREEZE_LINE = /^(freeze|thaw)-peer (\S{1,200})$/;
 const LEAVE_LINE = /^leave (\S{1,200})$/;
 
 /** What the host does for a guest's request: its own link, or the other guest's QEMU. */
 export interface PairActions {
   setLink(role: Role, up: boolean): Promise<void>;
   killPeer(role: Role, test: string): Promise<void>;
+  /** stop (true) or continue the other guest's QEMU */
+  freezePeer(role: Role, test: string, frozen: boolean): Promise<void>;
+  /** the guest left a test (its `leave` line) */
+  left?(role: Role, test: string): void;
 }
 
 /**
@@ -39,6 +44,10 @@ export interface PairActions {
  *   as a pulled cable); answered `link down|up <suite/test> ok` or `... error <why>`.
  * - `kill-peer <suite/test>`: the host kills the other guest's QEMU (a machine lost mid-test);
  *   answered `kill-peer <suite/test> ok` once it is gone.
+ * - `freeze-peer|thaw-peer <suite/test>`: the host stops the other guest's QEMU (QMP stop: a
+ *   machine lost without a word on the wire, yet one that can come back) or lets it go on;
+ *   answered `... ok` or `... error <why>`. A stopped guest is not silent to the watchdog,
+ *   and is let go on when the guest that stopped it leaves the test or ends.
  * - `leave <suite/test>`: the guest's test ended (passed or not): the other guest's barriers
  *   of that test are answered `gone` from now on, so a failure on one side fails the other
  *   at once instead of at its barrier's timeout.
@@ -78,9 +87,14 @@ export class Barriers {
   line(role: Role, line: string): void {
     const l = LINK_LINE.exec(line);
     const k = KILL_LINE.exec(line);
-    if ((l || k) && this.actions) {
+    const f = FREEZE_LINE.exec(line);
+    if ((l || k || f) && this.actions) {
       this.note(`${role}: ${line}`);
-      const act = l ? this.actions.setLink(role, l[1] === 'up') : this.actions.killPeer(role, k![1]!);
+      const act = l
+        ? this.actions.setLink(role, l[1] === 'up')
+        : k
+          ? this.actions.killPeer(role, k[1]!)
+          : this.actions.freezePeer(role, f![2]!, f![1] === 'freeze');
       void act.then(
         () => this.send(role, `${line} ok`),
         (err: unknown) => this.send(role, `${line} error ${oneLine(err).slice(0, 200)}`),
@@ -92,6 +106,7 @@ export class Barriers {
       const run = this.runOf(role, lv[1]!);
       this.note(`${role}: left ${lv[1]}${run > 0 ? ` (run ${run + 1})` : ''}`);
       this.left.set(`${role} ${lv[1]}`, run + 1);
+      this.actions?.left?.(role, lv[1]!);
       for (const [slot, { who, key }] of this.waiting) {
         if (who === role || !key.startsWith(`${lv[1]} `) || !slot.endsWith(` #${run}`)) continue;
         this.waiting.delete(slot);
@@ -167,6 +182,14 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
   const qmp: Partial<Record<Role, QmpMonitor>> = {};
   const ended: Partial<Record<Role, Promise<unknown>>> = {};
   let killedB: string | undefined; // b killed at a's request, in that test (only a may ask)
+  // a guest stopped (QMP stop) at the other's request, and in which test
+  const frozen: Partial<Record<Role, string>> = {};
+  const thaw = async (role: Role) => {
+    if (frozen[role] === undefined) return;
+    delete frozen[role];
+    log(`guest ${role}: let go on (QMP cont)`);
+    await qmp[role]?.command('cont');
+  };
   const barriers = new Barriers({
     setLink: async (role, up) => {
       const m = qmp[role];
@@ -181,6 +204,24 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
       log(`guest a asked, in ${test}, for guest b to be killed: killing its QEMU`);
       stops.b.abort();
       await ended.b;
+    },
+    freezePeer: async (role, test, freeze) => {
+      const other = peerOf(role);
+      const m = qmp[other];
+      if (!m || !running[other]) throw new Error(`guest ${other} is not running`);
+      if (!freeze) {
+        if (frozen[other] === undefined) throw new Error(`guest ${other} is not stopped`);
+        return thaw(other);
+      }
+      if (frozen[other] !== undefined) throw new Error(`guest ${other} is stopped already`);
+      frozen[other] = test;
+      log(`guest ${role} asked, in ${test}, for guest ${other} to be stopped (QMP stop)`);
+      await m.command('stop');
+    },
+    // the guest that stopped the other left that test: the other goes on
+    left: (role, test) => {
+      const other = peerOf(role);
+      if (frozen[other] === test) void thaw(other).catch((err: unknown) => log(`guest ${other}: QMP cont: ${oneLine(err)}`));
     },
   });
   const onAbort = () => (stops.a.abort(), stops.b.abort());
@@ -199,7 +240,7 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
             (err: unknown) => log(`guest ${role}: no control connection (kl.ctl: ${oneLine(err)}); its barriers will time out`),
           );
       try {
-        const booting = boot(rec, spec, limits, stops[role].signal);
+        const booting = boot(rec, spec, { ...limits, paused: () => frozen[role] !== undefined }, stops[role].signal);
         ended[role] = booting.catch(() => {});
         const o = await booting;
         const done = rec.dryRun || agentFinished(readOr(path.join(spec.runDir, 'status.raw')));
@@ -218,6 +259,8 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
         throw err;
       } finally {
         running[role] = false;
+        // a stopped guest goes on once the guest that stopped it is gone
+        await thaw(other).catch(() => {});
         barriers.end(role);
         await ctl.catch(() => {});
       }

@@ -225,6 +225,8 @@ export interface BootLimits {
   wallS: number; // whole boot, from start to power-off
   silenceS: number; // no byte on console, KTAP or status for this long = dead guest
   testGraceS: number; // a test may exceed its own timeout by this much before the host steps in
+  /** true while the host keeps the guest stopped on purpose (QMP stop): not silence */
+  paused?: () => boolean;
 }
 
 export interface BootOutcome {
@@ -509,6 +511,7 @@ async function bootWith(rec: Recorder, host: Host, spec: BootSpec, on: BootSpec,
     }
     if (dumping) return; // the guest is paused for its dump, which has its own bound
     if (now - t0 > limits.wallS * 1000) return stop('wall-timeout');
+    if (limits.paused?.()) lastOutput = now;
     if (now - lastOutput > limits.silenceS * 1000) return stop('silence');
     const cur = currentTest(ktapText);
     if (!cur) {

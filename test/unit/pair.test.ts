@@ -123,7 +123,7 @@ test('a pair suite lists its two-guest tests first; a two-guest test needs "netw
   }
 });
 
-test('control port: link down|up and kill-peer reach the host actions with the asking guest, and are answered ok or with the error; a line over 64 KiB closes the port', async (t) => {
+test('control port: link down|up, kill-peer and freeze|thaw-peer reach the host actions with the asking guest, and are answered ok or with the error; leave reaches them too; a line over 64 KiB closes the port', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
   const calls: string[] = [];
   const b = new Barriers({
@@ -132,15 +132,20 @@ test('control port: link down|up and kill-peer reach the host actions with the a
       calls.push(`${role} kill-peer ${test}`);
       throw new Error('guest b is not running');
     },
+    freezePeer: async (role, test, frozen) => {
+      calls.push(`${role} ${frozen ? 'freeze' : 'thaw'} ${test}`);
+      if (!frozen) throw new Error('guest b is not stopped');
+    },
+    left: (role, test) => void calls.push(`${role} left ${test}`),
   });
   const ga = await ctlPair(dir, 'a');
   const gb = await ctlPair(dir, 'b');
   b.attach('a', ga.host);
   b.attach('b', gb.host);
-  ga.guest.write('link down rdma/flap\nlink up rdma/flap\nkill-peer rdma/kill\n');
+  ga.guest.write('link down rdma/flap\nlink up rdma/flap\nkill-peer rdma/kill\nfreeze-peer rdma/lost\nthaw-peer rdma/lost\nfreeze-peer  rdma/x\nleave rdma/lost\n');
   await settle();
-  t.deepEqual(calls, ['a link down', 'a link up', 'a kill-peer rdma/kill']);
-  t.deepEqual(ga.lines, ['link down rdma/flap ok', 'link up rdma/flap ok', 'kill-peer rdma/kill error guest b is not running']);
+  t.deepEqual(calls, ['a link down', 'a link up', 'a kill-peer rdma/kill', 'a freeze rdma/lost', 'a thaw rdma/lost', 'a left rdma/lost']);
+  t.deepEqual(ga.lines, ['link down rdma/flap ok', 'link up rdma/flap ok', 'kill-peer rdma/kill error guest b is not running', 'freeze-peer rdma/lost ok', 'thaw-peer rdma/lost error guest b is not stopped']);
   t.deepEqual(gb.lines, [], 'the other guest hears nothing of it');
   const closed = new Promise((r) => gb.guest.once('close', r));
   gb.guest.write('x'.repeat(70_000));
