@@ -125,11 +125,21 @@ struct bzc_cmd_dereg {
 	__u32 region;
 	__u32 flags;
 };
+#define BZC_RW_NOTIFY		(1U << 0)
 struct bzc_cmd_rw {
 	__u64 addr;
 	__u64 remote_off;
 	__u32 len;
 	__u32 region;
+	__u32 flags;
+	__u32 notify;
+};
+enum bzc_event_type {
+	BZC_EVENT_NOTIFY = 1,
+	BZC_EVENT_DISCONNECTED = 2,
+};
+#define BZC_EVENT_WINDOW	64
+struct bzc_cmd_event {
 	__u32 flags;
 	__u32 resv;
 };
@@ -138,6 +148,7 @@ struct bzc_cmd_rw {
 #define BZC_U_CMD_DEREG		_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x6, struct bzc_cmd_dereg)
 #define BZC_U_CMD_WRITE		_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x7, struct bzc_cmd_rw)
 #define BZC_U_CMD_READ		_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x8, struct bzc_cmd_rw)
+#define BZC_U_CMD_EVENT		_IOW(RDMA_IOCTL_MAGIC, BZC_CMD_BASE + 0x9, struct bzc_cmd_event)
 #endif
 _Static_assert(BZC_U_CMD_QUERY == 0xc0101b40, "rdma-bzc QUERY cmd_op is _IOWR(0x1b, 0x40, 16 bytes)");
 _Static_assert(sizeof(struct bzc_query) == 32, "struct bzc_query is 32 bytes");
@@ -150,5 +161,8 @@ _Static_assert(BZC_U_CMD_DEREG == 0x40081b46, "rdma-bzc DEREG is _IOW(0x1b, 0x46
 _Static_assert(BZC_U_CMD_WRITE == 0x40201b47, "rdma-bzc WRITE is _IOW(0x1b, 0x47, 32 bytes)");
 _Static_assert(BZC_U_CMD_READ == 0x40201b48, "rdma-bzc READ is _IOW(0x1b, 0x48, 32 bytes)");
 _Static_assert(BZC_ACCESS_REMOTE_READ == 1 && BZC_ACCESS_REMOTE_WRITE == 2, "rdma-bzc region access bits");
+_Static_assert(BZC_U_CMD_EVENT == 0x40081b49, "rdma-bzc EVENT is _IOW(0x1b, 0x49, 8 bytes)");
+_Static_assert(BZC_RW_NOTIFY == 1 && BZC_EVENT_NOTIFY == 1 && BZC_EVENT_DISCONNECTED == 2 &&
+	       BZC_EVENT_WINDOW == 64, "rdma-bzc NOTIFY flag, event types and window");
 
 #endif

@@ -34,6 +34,7 @@ struct kl_cqe {
 	__u64 user_data;
 	__s32 res;
 	__u32 flags;
+	__u64 extra1;	/* a big CQE's first extra word (IORING_SETUP_CQE32), else 0 */
 };
 
 /* Wait for one CQE and copy it out. */
@@ -48,6 +49,7 @@ static inline struct kl_cqe kl_wait(struct io_uring *ring)
 	copy.user_data = cqe->user_data;
 	copy.res = cqe->res;
 	copy.flags = cqe->flags;
+	copy.extra1 = (ring->flags & IORING_SETUP_CQE32) ? cqe->big_cqe[0] : 0;
 	io_uring_cqe_seen(ring, cqe);
 	return copy;
 }
@@ -75,6 +77,7 @@ static inline int kl_wait_timeout(struct io_uring *ring, int ms, struct kl_cqe *
 	out->user_data = cqe->user_data;
 	out->res = cqe->res;
 	out->flags = cqe->flags;
+	out->extra1 = (ring->flags & IORING_SETUP_CQE32) ? cqe->big_cqe[0] : 0;
 	io_uring_cqe_seen(ring, cqe);
 	return 0;
 }

@@ -5,7 +5,8 @@
  * still carries data afterwards: an offset or a length past the end
  * (-EINVAL), a READ of the write-only region and a WRITE to the read-only
  * one (-EACCES), an unknown region id (-ENOENT), len 0, len over 16 MiB,
- * flags or resv set (-EINVAL), and WRITE on a file that is not connected
+ * an unknown flag, a notify value without BZC_RW_NOTIFY or READ with it
+ * (-EINVAL), and WRITE on a file that is not connected
  * (-ENOTCONN). Then a WRITE and a READ that are allowed complete with their
  * length and the data is there (the WRITE's once the owner's DEREG of the
  * region completes: see write_read_verified.c).
@@ -40,12 +41,15 @@ int main(int argc, char **argv)
 	KL_EXPECT_EQ(bzc_rw(&ring, k, BZC_U_CMD_WRITE, buf, 0, 0, 1), -EINVAL, "WRITE of 0 bytes");
 	KL_EXPECT_EQ(bzc_rw(&ring, k, BZC_U_CMD_WRITE, buf, 0, (16 << 20) + 1, 1), -EINVAL, "WRITE over 16 MiB");
 	KL_EXPECT_EQ(bzc_rw(&ring, u, BZC_U_CMD_WRITE, buf, 0, 1, 1), -ENOTCONN, "WRITE on an unbound file");
-	rw = (struct bzc_cmd_rw){ .addr = (__u64)(uintptr_t)buf, .len = 1, .region = 1, .flags = 1 };
+	rw = (struct bzc_cmd_rw){ .addr = (__u64)(uintptr_t)buf, .len = 1, .region = 1, .flags = 2 };
 	bzc_prep(&ring, k, BZC_U_CMD_WRITE, &rw, sizeof(rw));
-	KL_EXPECT_EQ(bzc_run(&ring), -EINVAL, "WRITE with flags set");
-	rw = (struct bzc_cmd_rw){ .addr = (__u64)(uintptr_t)buf, .len = 1, .region = 1, .resv = 1 };
+	KL_EXPECT_EQ(bzc_run(&ring), -EINVAL, "WRITE with an unknown flag (2) set");
+	rw = (struct bzc_cmd_rw){ .addr = (__u64)(uintptr_t)buf, .len = 1, .region = 2, .flags = BZC_RW_NOTIFY };
+	bzc_prep(&ring, k, BZC_U_CMD_READ, &rw, sizeof(rw));
+	KL_EXPECT_EQ(bzc_run(&ring), -EINVAL, "READ with BZC_RW_NOTIFY");
+	rw = (struct bzc_cmd_rw){ .addr = (__u64)(uintptr_t)buf, .len = 1, .region = 1, .notify = 1 };
 	bzc_prep(&ring, k, BZC_U_CMD_WRITE, &rw, sizeof(rw));
-	KL_EXPECT_EQ(bzc_run(&ring), -EINVAL, "WRITE with resv set");
+	KL_EXPECT_EQ(bzc_run(&ring), -EINVAL, "WRITE with a notify value but no BZC_RW_NOTIFY");
 
 	bzc_fill(buf, LEN, 7);
 	KL_EXPECT_EQ(bzc_rw(&ring, k, BZC_U_CMD_WRITE, buf, 0, LEN, 1), LEN, "WRITE after the refusals");

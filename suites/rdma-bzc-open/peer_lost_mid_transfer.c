@@ -1,0 +1,1 @@
+../rdma-bzc/peer_lost_mid_transfer.c
