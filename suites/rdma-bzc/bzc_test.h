@@ -338,6 +338,57 @@ static inline long bzc_vmpin_kb(void)
 	return kb;
 }
 
+/*
+ * Keep a stream of WRITEs of chunk bytes from buf to region 1 of the peer (of region_len
+ * bytes, round robin) at depth in flight on connection f, while go: user_data is each one's
+ * number. *submitted and *inflight count them.
+ */
+static inline void bzc_keep_writing(struct io_uring *ring, int f, const void *buf, __u32 chunk,
+				    __u64 region_len, int depth, int go, int max, int *submitted,
+				    int *inflight)
+{
+	while (*inflight < depth && go && *submitted < max) {
+		bzc_prep_rw(ring, f, BZC_U_CMD_WRITE, buf, (__u64)(*submitted % (region_len / chunk)) * chunk,
+			    chunk, 1, *submitted);
+		KL_ASSERT(io_uring_submit(ring) == 1, "a: submit WRITE %d", *submitted);
+		(*submitted)++;
+		(*inflight)++;
+	}
+}
+
+/*
+ * Over siw (TCP) a dead link or peer shows only once TCP gives up: tcp_retries2 4 for the
+ * test (seconds, not the default's quarter hour), the old value back at exit.
+ */
+#define BZC_RETRIES2	"/proc/sys/net/ipv4/tcp_retries2"
+static char bzc_retries2[32];
+
+static inline void bzc_set_retries2(const char *v)
+{
+	FILE *t = fopen(BZC_RETRIES2, "w");
+
+	KL_ASSERT(t && fputs(v, t) >= 0 && !fclose(t), BZC_RETRIES2 ": %s", strerror(errno));
+}
+
+static inline void bzc_restore_retries2(void)
+{
+	if (bzc_retries2[0])
+		bzc_set_retries2(bzc_retries2);
+}
+
+static inline void bzc_short_tcp_retries(const char *prov)
+{
+	FILE *t;
+
+	if (strcmp(prov, "siw"))
+		return;
+	t = fopen(BZC_RETRIES2, "r");
+	KL_ASSERT(t && fgets(bzc_retries2, sizeof(bzc_retries2), t), BZC_RETRIES2 ": %s", strerror(errno));
+	fclose(t);
+	atexit(bzc_restore_retries2);
+	bzc_set_retries2("4\n");
+}
+
 /* ---- two guests (a suite with "network": "pair"; harness/pair.ts holds the barriers) ---- */
 
 #include <dirent.h>

@@ -56,13 +56,7 @@ static void side_a(const char *prov, struct io_uring *ring, int f)
 	bzc_barrier("streaming");
 	end = kl_now_ms() + 60000LL * kl_scale();
 	for (;;) {
-		while (inflight < DEPTH && !gone && submitted < (int)sizeof(done)) {
-			bzc_prep_rw(ring, f, BZC_U_CMD_WRITE, buf, (__u64)(submitted % (REGION / CHUNK)) * CHUNK,
-				    CHUNK, 1, submitted);
-			KL_ASSERT(io_uring_submit(ring) == 1, "a: submit WRITE %d", submitted);
-			submitted++;
-			inflight++;
-		}
+		bzc_keep_writing(ring, f, buf, CHUNK, REGION, DEPTH, !gone, (int)sizeof(done), &submitted, &inflight);
 		if (!inflight)
 			break;
 		KL_ASSERT(kl_now_ms() < end, "a: %d WRITEs still in flight after %d s", inflight, 60 * kl_scale());

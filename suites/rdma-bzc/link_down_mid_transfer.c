@@ -29,22 +29,6 @@ static void cable_back(void)
 	}
 }
 
-#define RETRIES2	"/proc/sys/net/ipv4/tcp_retries2"
-static char retries2[32];
-
-static void set_retries2(const char *v)
-{
-	FILE *t = fopen(RETRIES2, "w");
-
-	KL_ASSERT(t && fputs(v, t) >= 0 && !fclose(t), RETRIES2 ": %s", strerror(errno));
-}
-
-static void restore_retries2(void)
-{
-	if (retries2[0])
-		set_retries2(retries2);
-}
-
 static const char *errname(int res)
 {
 	static char s[32];
@@ -120,14 +104,8 @@ static void side_a(const char *prov, struct io_uring *ring, int f)
 			up_at = kl_now_ms();
 		}
 		/* keep DEPTH in flight until the cable has been back 2 s, or the connection failed */
-		while (inflight < DEPTH && !first_err && submitted < MAX_CMDS &&
-		       (!up_at || kl_now_ms() < up_at + 2000)) {
-			bzc_prep_rw(ring, f, BZC_U_CMD_WRITE, buf, (__u64)(submitted % (REGION / CHUNK)) * CHUNK,
-				    CHUNK, 1, submitted);
-			KL_ASSERT(io_uring_submit(ring) == 1, "a: submit WRITE %d", submitted);
-			submitted++;
-			inflight++;
-		}
+		bzc_keep_writing(ring, f, buf, CHUNK, REGION, DEPTH, !first_err && (!up_at || kl_now_ms() < up_at + 2000),
+				 MAX_CMDS, &submitted, &inflight);
 		if (!inflight && (up_at || first_err))
 			break;
 		if (up_at && kl_now_ms() > up_at + 40000LL * kl_scale())
@@ -183,15 +161,7 @@ int main(int argc, char **argv)
 	struct io_uring ring;
 	int l, f, is_b;
 
-	/* siw runs over TCP: let a dead link show within the test's time */
-	if (!strcmp(prov, "siw")) {
-		FILE *t = fopen(RETRIES2, "r");
-
-		KL_ASSERT(t && fgets(retries2, sizeof(retries2), t), RETRIES2 ": %s", strerror(errno));
-		fclose(t);
-		atexit(restore_retries2);
-		set_retries2("4\n");
-	}
+	bzc_short_tcp_retries(prov);
 	l = bzc_pair_connect(prov, &ring, &f, &is_b);
 	if (is_b)
 		side_b(prov, &ring, f, l);

@@ -23,22 +23,6 @@
 #define DEPTH		8
 #define MAX_CMDS	4096
 
-#define RETRIES2	"/proc/sys/net/ipv4/tcp_retries2"
-static char retries2[32];
-
-static void set_retries2(const char *v)
-{
-	FILE *t = fopen(RETRIES2, "w");
-
-	KL_ASSERT(t && fputs(v, t) >= 0 && !fclose(t), RETRIES2 ": %s", strerror(errno));
-}
-
-static void restore_retries2(void)
-{
-	if (retries2[0])
-		set_retries2(retries2);
-}
-
 static void side_b(const char *prov, struct io_uring *ring, int f, int l)
 {
 	unsigned char *buf = bzc_alloc(REGION);
@@ -79,13 +63,7 @@ static void side_a(const char *prov, struct io_uring *ring, int f)
 			killed_at = kl_now_ms();
 		}
 		/* keep DEPTH in flight until the first error */
-		while (inflight < DEPTH && !first_err && submitted < MAX_CMDS) {
-			bzc_prep_rw(ring, f, BZC_U_CMD_WRITE, buf, (__u64)(submitted % (REGION / CHUNK)) * CHUNK,
-				    CHUNK, 1, submitted);
-			KL_ASSERT(io_uring_submit(ring) == 1, "a: submit WRITE %d", submitted);
-			submitted++;
-			inflight++;
-		}
+		bzc_keep_writing(ring, f, buf, CHUNK, REGION, DEPTH, !first_err, MAX_CMDS, &submitted, &inflight);
 		if (!inflight)
 			break;
 		if (killed_at && kl_now_ms() > killed_at + 60000LL * kl_scale())
@@ -134,15 +112,7 @@ int main(int argc, char **argv)
 	struct io_uring ring;
 	int l, f, is_b;
 
-	/* siw runs over TCP: let a dead peer show within the test's time */
-	if (!strcmp(prov, "siw")) {
-		FILE *t = fopen(RETRIES2, "r");
-
-		KL_ASSERT(t && fgets(retries2, sizeof(retries2), t), RETRIES2 ": %s", strerror(errno));
-		fclose(t);
-		atexit(restore_retries2);
-		set_retries2("4\n");
-	}
+	bzc_short_tcp_retries(prov);
 	l = bzc_pair_connect(prov, &ring, &f, &is_b);
 	if (is_b)
 		side_b(prov, &ring, f, l);
