@@ -1,0 +1,1 @@
+../rdma-bzc/reconnect_pair.c
