@@ -1,1 +1,0 @@
-../rdma-bzc/link_down_mid_transfer.c

@@ -1,1 +1,0 @@
-../rdma-bzc/reconnect_pair.c
