@@ -166,6 +166,10 @@ const testSchema = z
     timeout: z.number().positive().optional(),
     requires: requiresSchema.optional(),
     guests: z.union([z.literal(1), z.literal(2)]).optional(),
+    // The test has the host kill guest b (the control port's kill-peer): b runs nothing
+    // after it, so it is its suite's last two-guest test, and a run puts its suite after
+    // every other two-guest suite (harness/plan.ts).
+    killsPeer: z.literal(true).optional(),
   })
   .strict();
 
@@ -253,6 +257,13 @@ export function loadSuiteFrom(name: string, dir: string): Suite {
   const firstOne = parsed.data.tests.findIndex((t) => t.guests !== 2);
   const lateTwo = parsed.data.tests.find((t, i) => t.guests === 2 && i > firstOne && firstOne >= 0);
   if (lateTwo) throw new UsageError(`${file}: two-guest test '${lateTwo.name}' comes after one-guest test '${parsed.data.tests[firstOne]!.name}'`, 'list the tests with "guests": 2 first');
+  const killer = parsed.data.tests.findIndex((t) => t.killsPeer);
+  if (killer >= 0) {
+    const k = parsed.data.tests[killer]!;
+    if (k.guests !== 2) throw new UsageError(`${file}: test '${k.name}' kills guest b but does not run on two guests`, 'give it "guests": 2, or drop "killsPeer"');
+    const after = parsed.data.tests.find((t, i) => i > killer && t.guests === 2);
+    if (after) throw new UsageError(`${file}: two-guest test '${after.name}' comes after '${k.name}', which kills guest b`, 'list the test with "killsPeer" last of the two-guest tests');
+  }
   const two = parsed.data.tests.find((t) => t.guests === 2);
   if (two && parsed.data.network !== 'pair') throw new UsageError(`${file}: test '${two.name}' asks for two guests, the suite has no "network": "pair"`);
   const seen = new Set<string>();

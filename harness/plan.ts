@@ -47,7 +47,7 @@ export function plan(opts: RunOptions): Plan {
   if (opts.exec === null) {
     suiteNames = opts.suites ?? [...new Set([...DEFAULT_SUITES, ...sets.flatMap((s) => s.defaultSuites)])];
   }
-  const suites = suiteNames.map(resolveSuite);
+  const suites = killerLast(suiteNames.map(resolveSuite));
   const pairSuite = suites.find((s) => s.network === 'pair');
   if (pairSuite && remote) throw new UsageError(`suite ${pairSuite.name} boots two guests on one link, which --remote does not do`, 'run it here, without --remote');
   const fragments: FragmentInput[] = fragmentFiles({ debug: opts.debug, kmemleak: opts.kmemleak ?? false });
@@ -75,6 +75,20 @@ export function plan(opts: RunOptions): Plan {
   const retry = opts.retryFailed ?? 0;
   if (repeat > 100 || retry > 100) throw new UsageError(`--repeat ${repeat} --retry-failed ${retry}: at most 100 runs of a test each`, 'a flaky test shows in far fewer');
   return { sets, suites, fragments, features: [...new Set(sets.flatMap((s) => s.features))], remote, base, known: knownIssues(opts.knownIssues), runsPerTest: repeat + retry };
+}
+
+/**
+ * A suite with a test that kills guest b (`"killsPeer"`) runs after every other suite, so
+ * no two-guest test of another suite comes after b is gone; two such suites cannot share
+ * a run.
+ */
+export function killerLast(suites: Suite[]): Suite[] {
+  const killers = suites.filter((s) => s.tests.some((t) => t.killsPeer));
+  if (killers.length > 1) {
+    const named = killers.map((s) => `${s.name} (${s.tests.find((t) => t.killsPeer)!.name})`).join(' and ');
+    throw new UsageError(`suites ${named} each kill guest b in a test: one run holds one of them`, 'run them in separate runs');
+  }
+  return killers.length ? [...suites.filter((s) => s !== killers[0]), killers[0]!] : suites;
 }
 
 function knownIssues(file: string | undefined) {

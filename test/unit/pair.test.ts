@@ -6,6 +6,7 @@ import readline from 'node:readline';
 import test from 'ava';
 import { Barriers, mergeGuests } from '../../harness/pair.ts';
 import { loadSuite, loadSuiteFrom } from '../../harness/catalog.ts';
+import { killerLast } from '../../harness/plan.ts';
 import type { CrashRecord, TestRecord } from '../../harness/types.ts';
 
 /** A guest's end of its kl.ctl port: a real UNIX socket pair through a listening server. */
@@ -183,4 +184,28 @@ test('barriers under --repeat: a guest\'s n-th run of a test meets the other\'s 
   ga.guest.destroy();
   gb.guest.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a test that kills guest b is its suite\'s last two-guest test, and its suite runs after every other one; two such suites are refused', (t) => {
+  const rdma = loadSuite('rdma');
+  const bzc = loadSuite('rdma-bzc');
+  const killer = rdma.tests.findIndex((x) => x.killsPeer);
+  t.true(killer >= 0, 'the rdma suite declares its kill_peer test');
+  t.false(rdma.tests.slice(killer + 1).some((x) => x.guests === 2));
+  t.deepEqual(killerLast([rdma, bzc]).map((s) => s.name), ['rdma-bzc', 'rdma']);
+  t.deepEqual(killerLast([bzc, rdma]).map((s) => s.name), ['rdma-bzc', 'rdma']);
+  t.deepEqual(killerLast([bzc]).map((s) => s.name), ['rdma-bzc']);
+  t.throws(() => killerLast([rdma, bzc, { ...rdma, name: 'rdma2' }]), { message: /suites rdma \(kill_peer_pair_siw\) and rdma2 \(kill_peer_pair_siw\) each kill guest b/ });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-suite-'));
+  try {
+    const base = { description: 'x', network: 'pair', requires: { config: [], features: [] } };
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...base, tests: [{ name: 'kill', cmd: 'true', guests: 2, killsPeer: true }, { name: 'after', cmd: 'true', guests: 2 }] }));
+    t.throws(() => loadSuiteFrom('k', dir), { message: /two-guest test 'after' comes after 'kill', which kills guest b/ });
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...base, tests: [{ name: 'kill', cmd: 'true', killsPeer: true }] }));
+    t.throws(() => loadSuiteFrom('k', dir), { message: /test 'kill' kills guest b but does not run on two guests/ });
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ ...base, tests: [{ name: 'two', cmd: 'true', guests: 2 }, { name: 'kill', cmd: 'true', guests: 2, killsPeer: true }, { name: 'one', cmd: 'true' }] }));
+    t.is(loadSuiteFrom('k', dir).tests.length, 3);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
