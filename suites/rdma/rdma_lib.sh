@@ -171,8 +171,9 @@ kl_ctl() {
 	exec 6<>"$cport"
 	echo "$1 $KL_SUITE/$KL_TEST" >&6
 	cend=$(($(date +%s) + ${2:-$(scaled 30)}))
+	# read -t drops a line half read when its time runs out: wait for the whole time left
 	while [ "$(date +%s)" -lt $cend ]; do
-		if IFS= read -r -t 5 creply <&6; then
+		if IFS= read -r -t $((cend - $(date +%s))) creply <&6; then
 			case "$creply" in
 			"$1 $KL_SUITE/$KL_TEST ok") exec 6<&-; return 0 ;;
 			"$1 $KL_SUITE/$KL_TEST error "*) exec 6<&-; kl_fail "host refused '$1': ${creply#"$1 $KL_SUITE/$KL_TEST error "}" ;;
