@@ -170,7 +170,7 @@ export interface PairOutcome {
  * Boot guest a and guest b (their specs differ in run directory and job), on one link.
  * Sockets go in a short private directory (UNIX socket paths are limited to 108 bytes).
  */
-export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, limits: BootLimits, signal?: AbortSignal): Promise<PairOutcome> {
+export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, limits: BootLimits, signal?: AbortSignal, killers?: string[]): Promise<PairOutcome> {
   const dir = rec.dryRun ? '/tmp/kl-pair.XXXXXX' : fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
   const full = (role: Role): BootSpec => ({
     ...specs[role],
@@ -199,6 +199,8 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
     killPeer: async (role, test) => {
       // b's results stop where it was killed; a's carry the run on
       if (role !== 'a') throw new Error('only guest a may ask for its peer to be killed');
+      // undeclared, a later suite's two-guest tests would run without b (harness/plan.ts)
+      if (killers && !killers.includes(test)) throw new Error(`${test} does not say "killsPeer": true in its manifest`);
       if (!running.b) throw new Error('guest b is not running');
       killedB = test;
       log(`guest a asked, in ${test}, for guest b to be killed: killing its QEMU`);

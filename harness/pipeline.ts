@@ -253,6 +253,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     const pair = opts.exec === null && tests.guestSuites.some((s) => s.network === 'pair');
     const twoGuestList = tests.guestSuites.flatMap((s) => s.tests.filter((t) => twoGuest(s, t)).map((t) => `${s.name}/${t.name}`));
     const twoGuestTests = new Set(twoGuestList);
+    const killers = tests.guestSuites.flatMap((s) => s.tests.filter((t) => t.killsPeer).map((t) => `${s.name}/${t.name}`));
     const dirB = path.join(dir, 'guest-b');
     const testsB: TestPlan = { ...tests, planned: tests.planned.filter((t) => twoGuestTests.has(`${t.suite}/${t.name}`)), preset: [] };
     const jobB: Job = {
@@ -293,7 +294,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
     try {
       const spec = { kernel: path.join(build.dir, 'bzImage'), initrd, initrdParts: { base: image.cpio, job: jobCpio }, accel, memoryMiB: opts.memoryMiB, cpus: opts.cpus, runDir: dir, extraCmdline: detectorCmdline(scale, job.kmemleak), ...(!pair && wantsDump(cfg.config) ? { dump: path.join(dir, 'vmcore') } : {}), ...(job.net ? { net: { mac: GUEST_NET.a.mac } } : {}) };
       if (pair) {
-        pairOutcome = await timed(rec, 'boot', () => bootPair(r, { a: spec, b: { ...spec, initrd: initrdB, initrdParts: { base: image.cpio, job: jobCpioB }, runDir: dirB } }, limits, signal));
+        pairOutcome = await timed(rec, 'boot', () => bootPair(r, { a: spec, b: { ...spec, initrd: initrdB, initrdParts: { base: image.cpio, job: jobCpioB }, runDir: dirB } }, limits, signal, killers));
         outcome = pairOutcome.first?.role === 'b' ? pairOutcome.b : pairOutcome.a;
       } else outcome = await timed(rec, 'boot', () => boot(r, spec, limits, signal, host));
     } finally {
