@@ -115,7 +115,8 @@ export async function exportSeries(rec: Recorder, setName: string, outFile: stri
     'From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001',
     `From: ${firstFrom}`,
     `Date: ${lastDate}`,
-    `Subject: [PATCH 0/${n}] ${coverSubject}`,
+    // numbered as format-patch numbers: as wide as N (00/12 for twelve)
+    `Subject: [PATCH ${'0'.padStart(String(n).length, '0')}/${n}] ${coverSubject}`,
     `Message-Id: ${msgId(0)}`,
     'MIME-Version: 1.0',
     'Content-Type: text/plain; charset=UTF-8',

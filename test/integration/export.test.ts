@@ -53,10 +53,12 @@ test.serial('export-series: each set as a threaded mbox with its cover letter, t
       const msgs = fs.readdirSync(split).sort().map((m) => fs.readFileSync(path.join(split, m), 'utf8'));
       const cover = msgs[0]!;
       const subject = fs.readFileSync(path.join(set.dir, 'cover-letter'), 'utf8').split('\n')[0]!;
-      t.true(cover.includes(`\nSubject: [PATCH 0/${n}] ${subject}\n`), `${name}: cover subject`);
+      // format-patch's numbering: as wide as n (01/12, 00/12 for the cover letter)
+      const num = (k: number) => String(k).padStart(String(n).length, '0');
+      t.true(cover.includes(`\nSubject: [PATCH ${num(0)}/${n}] ${subject}\n`), `${name}: cover subject`);
       const coverId = /^Message-Id: (<[^>]+>)$/m.exec(cover)![1]!;
       for (const [i, m] of msgs.slice(1).entries()) {
-        t.regex(m, new RegExp(`^Subject: \\[PATCH ${i + 1}/${n}\\] `, 'm'));
+        t.regex(m, new RegExp(`^Subject: \\[PATCH ${num(i + 1)}/${n}\\] `, 'm'));
         t.true(m.includes(`\nIn-Reply-To: ${coverId}\n`), `${name} ${i + 1}/${n} replies to the cover letter`);
       }
       t.regex(cover, /\n \d+ files? changed, \d+ insertions?\(\+\)/, `${name}: diffstat`);
