@@ -171,6 +171,14 @@ static inline void bzc_prep_disconnect(struct io_uring *ring, int fd, __u64 user
 	bzc_prep(ring, fd, BZC_U_CMD_DISCONNECT, &d, sizeof(d))->user_data = user_data;
 }
 
+/* EVENT with these flags (0 but to test their refusal). */
+static inline void bzc_prep_event(struct io_uring *ring, int fd, __u32 flags, __u64 user_data)
+{
+	struct bzc_cmd_event e = { .flags = flags };
+
+	bzc_prep(ring, fd, BZC_U_CMD_EVENT, &e, sizeof(e))->user_data = user_data;
+}
+
 /* Wait at most the lab's scaled bound for one CQE; a hang is a failure, named. */
 static inline struct kl_cqe bzc_wait(struct io_uring *ring, const char *what)
 {

@@ -57,13 +57,6 @@ static int num_devices(struct io_uring *ring, int fd)
 	return q.num_devices;
 }
 
-static void prep_event(struct io_uring *ring, int fd, __u64 user_data)
-{
-	struct bzc_cmd_event e = { 0 };
-
-	bzc_prep(ring, fd, BZC_U_CMD_EVENT, &e, sizeof(e))->user_data = user_data;
-}
-
 int main(int argc, char **argv)
 {
 	const char *prov = argc > 1 ? argv[1] : "";
@@ -87,8 +80,8 @@ int main(int argc, char **argv)
 
 	bzc_fill(buf, 16 << 20, 3);
 	w = bzc_queue_outstanding(&ring, l, a, k, buf, more);
-	prep_event(&ring, a, 'a');
-	prep_event(&ring, k, 'k');
+	bzc_prep_event(&ring, a, 0, 'a');
+	bzc_prep_event(&ring, k, 0, 'k');
 	KL_EXPECT_EQ(io_uring_submit(&ring), 36, "submit what stays in flight");
 
 	/* the files stay open: the device must not wait for them */
@@ -139,7 +132,7 @@ int main(int argc, char **argv)
 	KL_EXPECT_EQ(bzc_rw(&ring, k, BZC_U_CMD_WRITE, buf, 0, 4096, 1), -ENOTCONN, "WRITE after the device went");
 	KL_EXPECT_EQ(bzc_reg(&ring, a, more, 1 << 20, BZC_ACCESS_REMOTE_READ), -ENOTCONN, "REG after the device went");
 	KL_EXPECT_EQ(bzc_dereg(&ring, a, 1), -ENOENT, "DEREG of the region the device took with it");
-	prep_event(&ring, a, 'a');
+	bzc_prep_event(&ring, a, 0, 'a');
 	KL_EXPECT_EQ(bzc_run(&ring), -ENOTCONN, "EVENT once DISCONNECTED was taken");
 	bzc_prep_disconnect(&ring, k, 'D');
 	KL_EXPECT_EQ(bzc_run(&ring), 0, "DISCONNECT of a connection already down");

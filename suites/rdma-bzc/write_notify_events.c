@@ -35,17 +35,10 @@
 static struct io_uring ra, rk;
 static unsigned char *region, *local;
 
-static void prep_event(struct io_uring *ring, int fd, __u32 flags, __u64 user_data)
-{
-	struct bzc_cmd_event e = { .flags = flags };
-
-	bzc_prep(ring, fd, BZC_U_CMD_EVENT, &e, sizeof(e))->user_data = user_data;
-}
-
 /* One EVENT, waited for: its CQE. */
 static struct kl_cqe event(struct io_uring *ring, int fd, const char *what)
 {
-	prep_event(ring, fd, 0, 'E');
+	bzc_prep_event(ring, fd, 0, 'E');
 	KL_ASSERT(io_uring_submit(ring) == 1, "submit EVENT");
 	return bzc_wait(ring, what);
 }
@@ -123,14 +116,14 @@ int main(int argc, char **argv)
 	KL_EXPECT_EQ(bzc_reg(&ra, a, region, REGION, BZC_ACCESS_REMOTE_WRITE), 1, "REG of a's 1 MiB");
 
 	/* 1. refusals; the first EVENT on a stays waiting */
-	prep_event(&ra, a, 1, 'F');
+	bzc_prep_event(&ra, a, 1, 'F');
 	KL_EXPECT_EQ(bzc_run(&ra), -EINVAL, "EVENT with flags set");
 	c = event(&ra, l, "EVENT on the listener");
 	KL_EXPECT_EQ(c.res, -ENOTCONN, "EVENT on the listener");
 	u = bzc_open();
 	c = event(&ra, u, "EVENT on an unbound file");
 	KL_EXPECT_EQ(c.res, -ENOTCONN, "EVENT on an unbound file");
-	prep_event(&ra, a, 0, 'W');
+	bzc_prep_event(&ra, a, 0, 'W');
 	KL_EXPECT_EQ(io_uring_submit(&ra), 1, "submit the EVENT that waits");
 	c = event(&ra, a, "a second EVENT");
 	KL_ASSERT(c.user_data == 'E' && c.res == -EBUSY, "second EVENT: user_data %llu res %d, want -EBUSY",
@@ -201,7 +194,7 @@ int main(int argc, char **argv)
 	KL_EXPECT_EQ(io_uring_submit(&ra), 2, "submit ACCEPT and CONNECT again");
 	for (int i = 0; i < 2; i++)
 		KL_EXPECT_EQ(bzc_wait(&ra, "ACCEPT and CONNECT again").res, 0, "second connection");
-	prep_event(&ra, a2, 0, 'W');
+	bzc_prep_event(&ra, a2, 0, 'W');
 	KL_EXPECT_EQ(io_uring_submit(&ra), 1, "submit EVENT on the new connection");
 	bzc_prep_disconnect(&rk, k2, 'D');
 	KL_EXPECT_EQ(io_uring_submit(&rk), 1, "submit DISCONNECT");
