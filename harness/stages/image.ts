@@ -44,8 +44,11 @@ export function dirHash(dir: string): string {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (e.name === 'out' || e.name.startsWith('.') || (e.name === 'expected' && e.isDirectory())) continue;
       const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) h.update(`${path.relative(dir, p)}\0`).update(fs.readFileSync(p)).update('\0');
+      // a symlink counts as what it points to: a suite of one's own may link its sources
+      const st = e.isSymbolicLink() ? fs.statSync(p, { throwIfNoEntry: false }) : e;
+      if (!st) h.update(`${path.relative(dir, p)}\0dangling\0`);
+      else if (st.isDirectory()) walk(p);
+      else if (st.isFile()) h.update(`${path.relative(dir, p)}\0`).update(fs.readFileSync(p)).update('\0');
     }
   };
   if (fs.existsSync(dir)) walk(dir);
@@ -99,7 +102,7 @@ export function suiteSourceHash(suite: { name: string; dir: string }): string {
   const siblings = new Set<string>();
   for (const f of fs.readdirSync(suite.dir)) {
     const p = path.join(suite.dir, f);
-    if (!fs.statSync(p).isFile()) continue;
+    if (!fs.statSync(p, { throwIfNoEntry: false })?.isFile()) continue;
     for (const m of fs.readFileSync(p, 'utf8').matchAll(/\.\.\/([A-Za-z0-9_-]+)\//g)) if (m[1] !== suite.name) siblings.add(m[1]!);
   }
   // `../common.mk` and `../include` as the suite's make resolves them: the lab's own for an

@@ -57,6 +57,23 @@ test('a suite edited after the run read it is caught: a test added to its manife
   fs.rmSync(dir, { recursive: true });
 });
 
+test('a suite whose files are symlinks hashes what they point to: editing a linked source changes the hash', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-suitehash-'));
+  const src = path.join(dir, 'src');
+  const suite = { name: 'linked', dir: path.join(dir, 'linked') };
+  fs.mkdirSync(src);
+  fs.mkdirSync(suite.dir);
+  fs.writeFileSync(path.join(src, 'prog.c'), 'int main(void) { return 0; }\n');
+  fs.writeFileSync(path.join(suite.dir, 'manifest.json'), '{}\n');
+  fs.symlinkSync(path.join(src, 'prog.c'), path.join(suite.dir, 'prog.c'));
+  const before = suiteSourceHash(suite);
+  fs.writeFileSync(path.join(src, 'prog.c'), 'int main(void) { return 1; }\n');
+  t.not(suiteSourceHash(suite), before, 'the linked file\'s new bytes change the hash');
+  fs.rmSync(path.join(src, 'prog.c'));
+  t.notThrows(() => suiteSourceHash(suite), 'a dangling link is hashed as such, not an error');
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('the headers hash is by content and is kept beside the build', (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-hdr-'));
   fs.mkdirSync(path.join(dir, 'headers', 'include', 'linux'), { recursive: true });
