@@ -10,7 +10,10 @@
 // the listed status, and whose reason matches `match`, is known: it is recorded as a SKIP
 // whose reason names the list and says why, so it neither fails the run nor reads as a pass.
 // A listed test that passes stays a pass (a note asks to drop a stale entry, unless it is
-// flaky); one that ends any other way is judged as if it were not listed. A list never hides
+// flaky); one that ends any other way is judged as if it were not listed. A two-guest test
+// is known when either guest's own outcome is the listed one: the other guest's failure in
+// the same test follows from it (its peer stalled or went away), and the record says which
+// guest showed the known outcome and what the other said. A list never hides
 // a kernel report: crashes are judged apart (results.ts: verdict). Upstream suites
 // (liburing) need this: their tests skip for reasons the lab's requires cannot name
 // (no NVMe device, a config item the lab kernel leaves out), and some fail on the base.
@@ -105,9 +108,21 @@ export function applyExpected(judged: TestRecord[], raw: TestRecord[], expected:
     const e = expected.get(`${t.suite}/${t.name}`);
     if (!e) return t;
     const r = raw.find((x) => x.suite === t.suite && x.name === t.name) ?? t;
-    if (r.status === e.status && (e.match === null || e.match.test(r.reason ?? ''))) {
+    const known = (status: string, reason: string | undefined) => status === e.status && (e.match === null || e.match.test(reason ?? ''));
+    if (known(r.status, r.reason)) {
       const said = r.reason ? `; the test said: ${r.reason}` : '';
       return { ...t, status: 'skip' as const, reason: `known ${e.status} on this base (${e.file}): ${e.reason}${said}` };
+    }
+    // two guests: one guest's known outcome, and the other's failure as its consequence
+    const g = r.guests;
+    if (g && g.a !== 'pass' && g.b !== 'pass') {
+      const shown = known(g.a, g.aReason) ? 'a' : known(g.b, g.bReason) ? 'b' : null;
+      if (shown) {
+        const other = shown === 'a' ? 'b' : 'a';
+        const otherSaid = (shown === 'a' ? g.bReason : g.aReason) ?? (shown === 'a' ? g.b : g.a);
+        const said = `; guest ${shown} said: ${(shown === 'a' ? g.aReason : g.bReason) ?? e.status}; guest ${other}, as a consequence: ${otherSaid}`;
+        return { ...t, status: 'skip' as const, reason: `known ${e.status} on this base (${e.file}), shown by guest ${shown}: ${e.reason}${said}` };
+      }
     }
     if (r.status === 'pass') {
       return e.flaky ? t : { ...t, reason: `passes, though ${e.file} lists it as a known ${e.status}: drop the entry` };

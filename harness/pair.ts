@@ -301,7 +301,7 @@ export function mergeGuests(a: { tests: TestRecord[]; crashes: CrashRecord[] }, 
   const tests = a.tests.map((t) => {
     const other = fromB.get(`${t.suite}/${t.name}`);
     if (!other) return killedB === `${t.suite}/${t.name}` ? { ...t, guests: { a: t.status, b: 'killed' as const } } : t;
-    const merged: TestRecord = { ...t, guests: { a: t.status, b: other.status } };
+    const merged: TestRecord = { ...t, guests: { a: t.status, b: other.status, ...(t.reason ? { aReason: t.reason } : {}), ...(other.reason ? { bReason: other.reason } : {}) } };
     if (WORST.indexOf(other.status) < WORST.indexOf(t.status)) {
       merged.status = other.status;
       merged.reason = `guest b: ${other.reason ?? other.status}`;

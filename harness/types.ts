@@ -67,8 +67,11 @@ export interface TestRecord {
   runs?: Partial<Record<'pass' | 'fail' | 'skip' | 'timeout', number>>;
   taint?: number; // /proc/sys/kernel/tainted after the test
   known?: KnownIssue; // an expected failure from the known-issues list: it does not fail the run
-  /** A two-guest test: each guest's own status (status is the worse of the two). */
-  guests?: { a: TestStatus; b: TestStatus | 'killed' };
+  /**
+   * A two-guest test: each guest's own status (status is the worse of the two) and what each
+   * said, so that a known outcome of one guest explains the other's failure (expected.ts).
+   */
+  guests?: { a: TestStatus; b: TestStatus | 'killed'; aReason?: string; bReason?: string };
   /** What a test that prints KTAP of its own reported (a suite with "output": "ktap"). */
   subtests?: SubtestRecord[];
   subtestPlan?: number; // the plan (1..N) it printed, when it printed one

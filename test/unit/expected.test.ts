@@ -68,6 +68,25 @@ test('a known failure is recorded as a skip naming it; a different failure mode 
   t.is(timedOut[0]!.status, 'timeout', 'a known fail does not excuse a timeout');
 });
 
+test('two guests: one guest\'s known outcome makes the test known, the other\'s failure named as its consequence; an unknown one on either still fails', (t) => {
+  const e: ExpectedResults = new Map([['lu/b', exp({ status: 'timeout', reason: 'siw stall', match: /client did not finish/ })]]);
+  // merged as mergeGuests does: fail is worse than timeout, so the record carries b's reason
+  const pair = (a: [TestRecord['status'], string], b: [TestRecord['status'], string]): TestRecord => ({
+    ...rec('b', 'fail', `guest b: ${b[1]}`),
+    guests: { a: a[0], b: b[0], aReason: a[1], bReason: b[1] },
+  });
+  const shownByA = pair(['timeout', 'client did not finish within 40 s'], ['fail', 'barrier done: the other guest ended']);
+  const out = applyExpected([shownByA], [shownByA], e)[0]!;
+  t.is(out.status, 'skip');
+  t.regex(out.reason!, /^known timeout on this base \(suites\/lu\/expected\/x\.json\), shown by guest a: siw stall; guest a said: client did not finish within 40 s; guest b, as a consequence: barrier done: the other guest ended$/);
+  const shownByB = { ...pair(['fail', 'the other guest ended'], ['timeout', 'client did not finish within 40 s']), status: 'fail' as const, reason: 'the other guest ended' };
+  t.regex(applyExpected([shownByB], [shownByB], e)[0]!.reason!, /shown by guest b: .*guest a, as a consequence: the other guest ended$/);
+  const neither = pair(['fail', 'REG: -ENOMEM'], ['fail', 'the other guest ended']);
+  t.is(applyExpected([neither], [neither], e)[0]!.status, 'fail', 'neither guest shows the known outcome');
+  const onePassed = pair(['pass', ''], ['fail', 'checksum mismatch at byte 4093']);
+  t.is(applyExpected([onePassed], [onePassed], e)[0]!.status, 'fail', 'a peer that passed explains nothing');
+});
+
 test('a listed test that passes stays a pass; a stale entry is pointed out unless flaky', (t) => {
   const raw = [rec('c', 'pass'), rec('d', 'pass')];
   const out = applyExpected(raw, raw, new Map([['lu/c', exp({ status: 'fail' })], ['lu/d', exp({ status: 'timeout', flaky: true })]]));
