@@ -17,31 +17,9 @@
  * the pattern and a READs it once more at the end and checks it.
  * a prints `bzc_bw: result <MB/s>`.
  */
-#include "../rdma-bzc/bzc_test.h"
+#include "bw_args.h"
 
 #define SEED		0x62
-
-static size_t parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	KL_ASSERT(!*end && v >= 1 && v <= (16 << 20), "SIZE '%s': want 1 B..16M (bzc's largest command)", s);
-	return v;
-}
-
-static char tag_buf[64];
-
-/* The barrier TAG-what of this run. */
-static void barrier(const char *tag, const char *what)
-{
-	snprintf(tag_buf, sizeof(tag_buf), "%s-%s", tag, what);
-	bzc_barrier(tag_buf);
-}
 
 static void role_b(int writing, size_t size, unsigned int qd, const char *tag)
 {
@@ -61,20 +39,20 @@ static void role_b(int writing, size_t size, unsigned int qd, const char *tag)
 	KL_EXPECT_EQ(bzc_run(&ring), 0, "b: LISTEN on its address");
 	bzc_prep_accept(&ring, f, l, 'A');
 	KL_EXPECT_EQ(io_uring_submit(&ring), 1, "b: submit ACCEPT");
-	barrier(tag, "listening");
+	bw_barrier(tag, "listening");
 	c = bzc_wait(&ring, "b: ACCEPT");
 	KL_EXPECT_EQ(c.res, 0, "b: ACCEPT of a's connection");
 	KL_EXPECT_EQ(bzc_reg(&ring, f, buf, len, BZC_ACCESS_REMOTE_READ | BZC_ACCESS_REMOTE_WRITE), 1,
 		     "b: REG of QD * SIZE");
-	barrier(tag, "registered");
-	barrier(tag, "done");
-	barrier(tag, "read-back");	/* a READs slot 0 once more before the region goes */
+	bw_barrier(tag, "registered");
+	bw_barrier(tag, "done");
+	bw_barrier(tag, "read-back");	/* a READs slot 0 once more before the region goes */
 	KL_EXPECT_EQ(bzc_dereg(&ring, f, 1), 0, "b: DEREG");
 	if (writing) {
 		bad = bzc_check(buf, size, SEED);
 		KL_ASSERT(bad < 0, "b: slot 0 after a's WRITEs: byte %lld of %zu is not the pattern a wrote", bad, size);
 	}
-	barrier(tag, "checked");
+	bw_barrier(tag, "checked");
 	io_uring_queue_exit(&ring);
 	close(f);
 	close(l);
@@ -97,12 +75,12 @@ static void role_a(int writing, size_t size, unsigned int qd, unsigned long long
 	if (writing)
 		bzc_fill(buf, size, SEED);
 	f = bzc_open();
-	barrier(tag, "listening");
+	bw_barrier(tag, "listening");
 	bzc_prep_connect(&ring, f, bzc_peer_addr(BZC_PORT), 'C');
 	io_uring_submit(&ring);
 	c = bzc_wait(&ring, "a: CONNECT to b");
 	KL_EXPECT_EQ(c.res, 0, "a: CONNECT to b");
-	barrier(tag, "registered");
+	bw_barrier(tag, "registered");
 
 	start = kl_now_ms();
 	for (unsigned int i = 0; i < qd; i++)
@@ -126,7 +104,7 @@ static void role_a(int writing, size_t size, unsigned int qd, unsigned long long
 			issued++;
 		}
 	}
-	barrier(tag, "done");
+	bw_barrier(tag, "done");
 
 	if (!writing) {
 		memset(buf, 0, size);
@@ -134,8 +112,8 @@ static void role_a(int writing, size_t size, unsigned int qd, unsigned long long
 		bad = bzc_check(buf, size, SEED);
 		KL_ASSERT(bad < 0, "a: READ of slot 0: byte %lld of %zu is not the pattern b filled", bad, size);
 	}
-	barrier(tag, "read-back");
-	barrier(tag, "checked");
+	bw_barrier(tag, "read-back");
+	bw_barrier(tag, "checked");
 	io_uring_queue_exit(&ring);
 	close(f);
 
@@ -149,24 +127,12 @@ static void role_a(int writing, size_t size, unsigned int qd, unsigned long long
 
 int main(int argc, char **argv)
 {
-	const char *role = argc > 1 ? argv[1] : "", *mode = argc > 2 ? argv[2] : "";
-	unsigned long long count;
-	unsigned int qd;
-	size_t size;
+	struct bw_args a = bw_parse(argc, argv, "write", "read");
 
-	KL_ASSERT(argc == 7 && (!strcmp(role, "a") || !strcmp(role, "b")) &&
-			  (!strcmp(mode, "write") || !strcmp(mode, "read")),
-		  "usage: %s a|b write|read SIZE QD COUNT TAG", argv[0]);
-	size = parse_size(argv[3]);
-	qd = (unsigned int)atoi(argv[4]);
-	count = strtoull(argv[5], NULL, 10);
-	/* bzc takes at most 32 WRITE/READ in flight per connection (-ENOBUFS past them) */
-	KL_ASSERT(qd >= 1 && qd <= 32 && count >= qd, "QD '%s' (1..32) and COUNT '%s' (QD or more)", argv[4],
-		  argv[5]);
 	/* no bzc_leave() at exit: the test is the script that runs this, several times */
-	if (!strcmp(role, "b"))
-		role_b(!strcmp(mode, "write"), size, qd, argv[6]);
+	if (a.is_b)
+		role_b(!strcmp(a.mode, "write"), a.size, a.qd, a.tag);
 	else
-		role_a(!strcmp(mode, "write"), size, qd, count, argv[6]);
+		role_a(!strcmp(a.mode, "write"), a.size, a.qd, a.count, a.tag);
 	kl_pass();
 }

@@ -87,7 +87,13 @@ if [ "$KL_ROLE" = b ]; then
 			# the server ends with a's client (a waits at the end barrier meanwhile, so a
 			# client that fails makes b hear it at once, not after the server's bound)
 			case $m in pt-*)
-				wait_exit $SRV "$(scaled 10)" || kl_fail "$P: ib_${m#pt-}_bw server on b still running $(scaled 10) s after a's client finished"
+				if ! wait_exit $SRV "$(scaled 10)"; then
+					# a's client stalled and was killed (a says so): this round has no sample
+					kill -9 $SRV 2>/dev/null
+					wait $SRV 2>/dev/null
+					kl_info "# round $round $m: b's server still waited $(scaled 10) s after the end barrier: killed (a's client stalled)"
+					WAIT_RC=0
+				fi
 				BG_PIDS=
 				[ "$WAIT_RC" = 0 ] || kl_fail "$P: ib_${m#pt-}_bw server on b, round $round: exit $WAIT_RC: $(tail -n 4 "$T/server" | tr '\n' ' ' | cut -c1-300)"
 				;;
@@ -148,23 +154,32 @@ while [ $round -le "$SAMPLES" ]; do
 		case $m in
 		pt-*)
 			kl_barrier "r$round-$m-listening"
-			perftest_client "$(scaled 120)" "$T/q" "ib_${m#pt-}_bw" -d "$DEV" -R -F -p $PTPORT -s "$BYTES" -n $COUNT -t "$QD" "$KL_PEER"
+			# a perftest run that stalls (seen once over rxe at 4K on a host running three
+			# pairs of guests: 480 s, its QPs RTS) is the baseline tool's and the soft
+			# provider's, not bzc's: it is killed after a bound 10 times its usual time,
+			# said, and the round has no sample of the mode (b kills its server in step)
+			PT_STALL_OK=1 perftest_client "$(scaled 30)" "$T/q" "ib_${m#pt-}_bw" -d "$DEV" -R -F -p $PTPORT -s "$BYTES" -n $COUNT -t "$QD" "$KL_PEER"
 			# perftest's client sometimes fails to connect at all over rxe when runs follow
 			# each other fast (its RDMA CM event handler gives up: "Failed to handle RDMA CM
 			# event", then it crashes), leaving b's server listening: said, and run once more
-			if [ $PT_RC != 0 ] && grep -q 'Failed to handle RDMA CM event' "$T/q"; then
+			if [ "$PT_RC" != 0 ] && [ "$PT_RC" != stall ] && grep -q 'Failed to handle RDMA CM event' "$T/q"; then
 				kl_info "# round $round $m: perftest's client could not connect (exit $PT_RC: $(grep -m1 'Failed' "$T/q")), run again"
-				perftest_client "$(scaled 120)" "$T/q" "ib_${m#pt-}_bw" -d "$DEV" -R -F -p $PTPORT -s "$BYTES" -n $COUNT -t "$QD" "$KL_PEER"
+				PT_STALL_OK=1 perftest_client "$(scaled 30)" "$T/q" "ib_${m#pt-}_bw" -d "$DEV" -R -F -p $PTPORT -s "$BYTES" -n $COUNT -t "$QD" "$KL_PEER"
 			fi
-			[ $PT_RC = 0 ] || kl_fail "$P: ib_${m#pt-}_bw client, round $round: exit $PT_RC: $(tail -n 4 "$T/q" | tr '\n' ' ' | cut -c1-300)"
-			line=$(awk -v s="$BYTES" '$1 == s && NF >= 5 { print; exit }' "$T/q")
-			[ "$(echo "$line" | awk '{ print $2 }')" = $COUNT ] ||
-				kl_fail "$P: ib_${m#pt-}_bw: no result line of $COUNT iterations of $BYTES B: $(tail -n 3 "$T/q" | tr '\n' ' ')"
-			# perftest's MB is 2^20 bytes; 0.00 when its rdtsc calibration failed (a loaded TCG host)
-			bw=$(echo "$line" | awk '{ if ($4 > 0) printf "%.2f", $4 * 1.048576 }')
-			if [ -z "$bw" ]; then
-				bw=-
-				kl_info "# round $round $m: perftest reported no bandwidth (its rdtsc calibration failed under load: $(echo "$line" | tr -s ' \t' ' ')): no own-clock sample this round"
+			if [ "$PT_RC" = stall ]; then
+				kl_info "# round $round $m: no sample this round (perftest stalled)"
+				bw=stall
+			else
+				[ $PT_RC = 0 ] || kl_fail "$P: ib_${m#pt-}_bw client, round $round: exit $PT_RC: $(tail -n 4 "$T/q" | tr '\n' ' ' | cut -c1-300)"
+				line=$(awk -v s="$BYTES" '$1 == s && NF >= 5 { print; exit }' "$T/q")
+				[ "$(echo "$line" | awk '{ print $2 }')" = $COUNT ] ||
+					kl_fail "$P: ib_${m#pt-}_bw: no result line of $COUNT iterations of $BYTES B: $(tail -n 3 "$T/q" | tr '\n' ' ')"
+				# perftest's MB is 2^20 bytes; 0.00 when its rdtsc calibration failed (a loaded TCG host)
+				bw=$(echo "$line" | awk '{ if ($4 > 0) printf "%.2f", $4 * 1.048576 }')
+				if [ -z "$bw" ]; then
+					bw=-
+					kl_info "# round $round $m: perftest reported no bandwidth (its rdtsc calibration failed under load: $(echo "$line" | tr -s ' \t' ' ')): no own-clock sample this round"
+				fi
 			fi
 			;;
 		bzc-*)
@@ -184,13 +199,15 @@ while [ $round -le "$SAMPLES" ]; do
 		esac
 		window_end $m $round
 		# a perftest run whose clock failed has no own-clock sample ("-"): its window and CPU count
-		if [ "$bw" = - ]; then
+		if [ "$bw" = stall ]; then
+			bw=- wticks=- wcs=0
+		elif [ "$bw" = - ]; then
 			:
 		elif ! awk -v b="$bw" 'BEGIN { exit !(b > 0) }'; then
 			kl_fail "$P: $m $SIZE qd $QD: no bandwidth above zero: $(tr '\n' ' ' <"$T/q" | cut -c1-300)"
 		fi
 		v=$(echo "$m" | tr - _)
-		wall=$(awk -v b=$((BYTES * COUNT)) -v cs="$wcs" 'BEGIN { printf "%.2f", b / (cs > 0 ? cs : 1) * 100 / 1e6 }')
+		wall=$(awk -v b=$((BYTES * COUNT)) -v cs="$wcs" 'BEGIN { if (cs > 0) printf "%.2f", b / cs * 100 / 1e6; else print "-" }')
 		eval "bw_$v=\"\$bw_$v $bw\" wall_$v=\"\$wall_$v $wall\" ta_$v=\"\$ta_$v $wticks\""
 		kl_info "round $round $m: $bw MB/s by its own clock, $wall MB/s over the window ($wcs cs, set-up included); a busy $wticks ticks"
 	done
@@ -227,7 +244,7 @@ for m in $MODES; do
 	# CPU s per GB of each round: a's ticks of that round plus b's (from $T/bcpu)
 	c=$(echo "$ta" | awk -v m="$m" -v f="$T/bcpu" -v hz="$hz" -v gb="$GB" '
 		BEGIN { while ((getline l < f) > 0) { split(l, x, " "); if (x[1] == m) tb[x[2]] = x[3] } }
-		{ for (i = 1; i <= NF; i++) printf "%s%.3f", (i > 1 ? " " : ""), ($i + tb[i]) / hz / gb }')
+		{ for (i = 1; i <= NF; i++) if ($i == "-") printf "%s-", (i > 1 ? " " : ""); else printf "%s%.3f", (i > 1 ? " " : ""), ($i + tb[i]) / hz / gb }')
 	eval "cpu_$v=\"$c\""
 	case $m in *-read) base=pt-read ;; *) base=pt-write ;; esac
 	echo "BENCH {\"bench\":\"rdma-bzc-perf\",\"case\":\"$CASE\",\"mode\":\"$m\",\"metric\":\"bw\",\"unit\":\"MB/s\",\"samples\":[$(json_list "$b")],\"baseline\":\"$base\"}"

@@ -26,32 +26,10 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
-#include "../rdma-bzc/bzc_test.h"
+#include "bw_args.h"
 
 #define TCP_BW_PORT	18600
 #define FILL		0xa5
-#define NOTIF		(1ULL << 32)	/* user_data bit of a SEND_ZC's notification */
-
-static char tag_buf[64];
-
-static void barrier(const char *tag, const char *what)
-{
-	snprintf(tag_buf, sizeof(tag_buf), "%s-%s", tag, what);
-	bzc_barrier(tag_buf);
-}
-
-static size_t parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	KL_ASSERT(!*end && v >= 1 && v <= (16 << 20), "SIZE '%s': want 1 B..16M", s);
-	return v;
-}
 
 /* Wait until fd is readable, within the lab's bound. */
 static void wait_readable(int fd, const char *what)
@@ -78,7 +56,7 @@ static void role_b(size_t size, unsigned long long count, const char *tag)
 		  strerror(errno));
 	KL_ASSERT(bind(l, (struct sockaddr *)&sin, sizeof(sin)) == 0, "b: bind :%d: %s", TCP_BW_PORT, strerror(errno));
 	KL_ASSERT(listen(l, 1) == 0, "b: listen: %s", strerror(errno));
-	barrier(tag, "listening");
+	bw_barrier(tag, "listening");
 	wait_readable(l, "b: accept");
 	s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	KL_ASSERT(s >= 0, "b: accept: %s", strerror(errno));
@@ -100,7 +78,7 @@ static void role_b(size_t size, unsigned long long count, const char *tag)
 	KL_ASSERT(write(s, &ack, 1) == 1, "b: answer: %s", strerror(errno));
 	wait_readable(s, "b: the end of a's stream");
 	KL_EXPECT_EQ(read(s, buf, 1), 0, "b: the stream ends after its COUNT * SIZE bytes");
-	barrier(tag, "checked");
+	bw_barrier(tag, "checked");
 	io_uring_queue_exit(&ring);
 	close(s);
 	close(l);
@@ -133,7 +111,7 @@ static void role_a(int zc, size_t size, unsigned int qd, unsigned long long coun
 		KL_EXPECT_EQ(io_uring_register_buffers(&ring, iov, qd), 0, "a: register the QD send buffers");
 	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	KL_ASSERT(s >= 0, "a: socket: %s", strerror(errno));
-	barrier(tag, "listening");
+	bw_barrier(tag, "listening");
 	KL_ASSERT(connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0, "a: connect to %s:%d: %s", peer,
 		  TCP_BW_PORT, strerror(errno));
 
@@ -173,7 +151,7 @@ static void role_a(int zc, size_t size, unsigned int qd, unsigned long long coun
 	KL_EXPECT_EQ(read(s, &ack, 1), 1, "a: b's answer after the whole stream");
 	end = kl_now_ms();
 	KL_ASSERT(shutdown(s, SHUT_WR) == 0, "a: shutdown: %s", strerror(errno));
-	barrier(tag, "checked");
+	bw_barrier(tag, "checked");
 	io_uring_queue_exit(&ring);
 	close(s);
 
@@ -187,22 +165,11 @@ static void role_a(int zc, size_t size, unsigned int qd, unsigned long long coun
 
 int main(int argc, char **argv)
 {
-	const char *role = argc > 1 ? argv[1] : "", *mode = argc > 2 ? argv[2] : "";
-	unsigned long long count;
-	unsigned int qd;
-	size_t size;
+	struct bw_args a = bw_parse(argc, argv, "send", "sendzc");
 
-	KL_ASSERT(argc == 7 && (!strcmp(role, "a") || !strcmp(role, "b")) &&
-			  (!strcmp(mode, "send") || !strcmp(mode, "sendzc")),
-		  "usage: %s a|b send|sendzc SIZE QD COUNT TAG", argv[0]);
-	size = parse_size(argv[3]);
-	qd = (unsigned int)atoi(argv[4]);
-	count = strtoull(argv[5], NULL, 10);
-	KL_ASSERT(qd >= 1 && qd <= 32 && count >= qd, "QD '%s' (1..32) and COUNT '%s' (QD or more)", argv[4],
-		  argv[5]);
-	if (!strcmp(role, "b"))
-		role_b(size, count, argv[6]);
+	if (a.is_b)
+		role_b(a.size, a.count, a.tag);
 	else
-		role_a(!strcmp(mode, "sendzc"), size, qd, count, argv[6]);
+		role_a(!strcmp(a.mode, "sendzc"), a.size, a.qd, a.count, a.tag);
 	kl_pass();
 }
