@@ -18,7 +18,9 @@ test.serial('a kernel report on guest b fails the two-guest test it came in, cha
   t.is(run.status, 'crash', run.reason);
   const warns = run.tests.find((x) => x.name === 'b_warns')!;
   t.is(warns.status, 'fail');
-  t.deepEqual(warns.guests, { a: 'pass', b: 'fail' });
+  t.like(warns.guests, { a: 'pass', b: 'fail' });
+  t.is(warns.guests!.aReason, undefined, 'guest a passed and said nothing');
+  t.truthy(warns.guests!.bReason, 'guest b\'s own reason is kept beside the merged one');
   t.like(run.tests.find((x) => x.name === 'a_alone'), { status: 'pass' });
   t.is(run.crashes.length, 1, JSON.stringify(run.crashes.map((c) => c.title)));
   t.like(run.crashes[0], { title: 'WARNING in lkdtm_WARNING', guest: 'b', test: 'kl-pair-b-warns/b_warns' });
@@ -36,7 +38,9 @@ test.serial('guest b never finishing its test ends the run at --timeout as a tim
   t.true(r.seconds < 180, `took ${r.seconds} s`);
   const hung = run.tests.find((x) => x.name === 'b_hangs')!;
   t.is(hung.status, 'timeout', hung.reason);
-  t.deepEqual(hung.guests, { a: 'pass', b: 'timeout' });
+  t.like(hung.guests, { a: 'pass', b: 'timeout' });
+  t.is(hung.guests!.aReason, undefined, 'guest a passed and said nothing');
+  t.truthy(hung.guests!.bReason, 'guest b\'s own reason is kept beside the merged one');
   t.regex(run.guestB!.ended, /wall-timeout/);
   t.deepEqual(run.crashes, []);
 });
