@@ -52,21 +52,6 @@ static void netem_on(void)
 	atexit(netem_off);
 }
 
-/* bzc_barrier(), waiting up to secs (scaled): the other guest may be moving data meanwhile */
-static void barrier_within(const char *tag, int secs)
-{
-	char out[400], ok[400], gone[400], rest[80], why[8];
-	int ret;
-
-	snprintf(rest, sizeof(rest), " %s", tag);
-	bzc_ctl_line(out, sizeof(out), "barrier", rest);
-	bzc_ctl_line(ok, sizeof(ok), "go", rest);
-	bzc_ctl_line(gone, sizeof(gone), "gone", rest);
-	ret = bzc_ctl_ask(out, ok, gone, secs, why, sizeof(why));
-	KL_ASSERT(ret >= 0, "barrier %s: the other guest did not get there within %d s", tag, secs * kl_scale());
-	KL_ASSERT(ret == 0, "barrier %s: the other guest ended", tag);
-}
-
 /* What eth0's netem has sent and dropped so far (tc -s qdisc show dev eth0). */
 static void netem_stats(unsigned long long *pkts, unsigned long long *dropped)
 {
@@ -149,7 +134,7 @@ static void side_a(const char *prov, struct io_uring *ring, int f)
 		  "a: a completion after the last one (user_data %llu, res %d)", (unsigned long long)c.user_data, c.res);
 	kl_info("%s: a: READ 16 x 1 MiB (depth 8) %lld ms, 16 MiB %lld ms; WRITE 16 x 1 MiB %lld ms, 16 MiB %lld ms; bound %d s",
 		prov, ms[0], ms[1], ms[2], ms[3], IO_BOUND_S * kl_scale());
-	barrier_within("written", IO_BOUND_S + 60);
+	bzc_barrier_within("written", IO_BOUND_S + 60);
 }
 
 static void side_b(const char *prov, struct io_uring *ring, int f)
@@ -161,7 +146,7 @@ static void side_b(const char *prov, struct io_uring *ring, int f)
 	KL_EXPECT_EQ(bzc_reg(ring, f, buf, REGION, BZC_ACCESS_REMOTE_READ | BZC_ACCESS_REMOTE_WRITE), 1,
 		     "b: REG of 32 MiB over the lossy link");
 	bzc_barrier("registered");
-	barrier_within("written", IO_BOUND_S + 60);
+	bzc_barrier_within("written", IO_BOUND_S + 60);
 	KL_EXPECT_EQ(bzc_dereg(ring, f, 1), 0, "b: DEREG over the lossy link");
 	bad = bzc_check(buf, REGION, 2);
 	KL_ASSERT(bad < 0, "b: a's WRITEs: byte %lld of b's 32 MiB differs from a's pattern", bad);

@@ -488,8 +488,11 @@ static inline void bzc_ctl_line(char *s, size_t n, const char *verb, const char 
 	snprintf(s, n, "%s %s/%s%s", verb, suite, test, rest);
 }
 
-/* Wait until the other guest reaches the same barrier of this test (bounded; its end fails us). */
-static inline void bzc_barrier(const char *tag)
+/*
+ * Wait until the other guest reaches the same barrier of this test, at most @secs
+ * (scaled); the other guest's end fails us.
+ */
+static inline void bzc_barrier_within(const char *tag, int secs)
 {
 	char out[400], ok[400], gone[400], rest[80], why[8];
 	int ret;
@@ -498,9 +501,14 @@ static inline void bzc_barrier(const char *tag)
 	bzc_ctl_line(out, sizeof(out), "barrier", rest);
 	bzc_ctl_line(ok, sizeof(ok), "go", rest);
 	bzc_ctl_line(gone, sizeof(gone), "gone", rest);
-	ret = bzc_ctl_ask(out, ok, gone, 60, why, sizeof(why));
-	KL_ASSERT(ret >= 0, "barrier %s: the other guest did not get there within %d s", tag, 60 * kl_scale());
+	ret = bzc_ctl_ask(out, ok, gone, secs, why, sizeof(why));
+	KL_ASSERT(ret >= 0, "barrier %s: the other guest did not get there within %d s", tag, secs * kl_scale());
 	KL_ASSERT(ret == 0, "barrier %s: the other guest ended", tag);
+}
+
+static inline void bzc_barrier(const char *tag)
+{
+	bzc_barrier_within(tag, 60);
 }
 
 /* Ask the host for @req ("link down", "link up": this guest's cable) and wait for its "ok". */
