@@ -12,7 +12,7 @@ import { withLock } from './lock.ts';
 import { log } from './log.ts';
 import { paths } from './paths.ts';
 import { plan } from './plan.ts';
-import { makeArgv, makeWithProgress } from './stages/build.ts';
+import { kernelTargets, makeArgv, makeWithProgress } from './stages/build.ts';
 import { configStage } from './stages/config.ts';
 import { applyPatch, patchSubject, primeBlobs } from './stages/patches.ts';
 import { createRunDir, newRunId } from './stages/results.ts';
@@ -101,7 +101,8 @@ export async function buildEach(opts: RunOptions): Promise<BuildEachResult> {
       const t0 = Date.now();
       try {
         await makeWithProgress(r, tree, makeArgv(cfg.outDir, ['olddefconfig']), buildLog, `olddefconfig after ${res.patch}`);
-        await makeWithProgress(r, tree, makeArgv(cfg.outDir, ['bzImage']), buildLog, `build after ${i + 1}/${all.length} ${res.patch}`);
+        // a patch's modules build too: a driver built =m breaks the series as surely as a built-in one
+        await makeWithProgress(r, tree, makeArgv(cfg.outDir, kernelTargets(fs.readFileSync(cfg.dotConfig, 'utf8'))), buildLog, `build after ${i + 1}/${all.length} ${res.patch}`);
         res.status = 'pass';
       } catch (e) {
         if (!(e instanceof BuildFailure)) throw e; // disk full, OOM, a missing tool: the lab's, exit 3

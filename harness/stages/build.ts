@@ -33,7 +33,7 @@ export interface BuildInputs {
 
 export interface BuildResult {
   key: string;
-  dir: string; // builds/<key>: bzImage, System.map, config, headers/, gen_init_cpio, metadata.json
+  dir: string; // builds/<key>: bzImage, System.map, config, headers/, gen_init_cpio, metadata.json; with modules modules.cpio and ko/
   cached: boolean;
   compiler: string;
   /** --clean over a cached build of the same key: it was replaced; were the two vmlinux the same bytes */
@@ -78,6 +78,64 @@ export function buildKey(inp: { baseTree: string; stackHash: string; configSha25
 
 export function makeArgv(outDir: string, targets: string[]): string[] {
   return ['make', `O=${path.basename(outDir)}`, 'ARCH=x86_64', 'CC=ccache gcc', `-j${os.availableParallelism()}`, ...targets];
+}
+
+/** A .config that builds modules: CONFIG_MODULES=y and at least one item =m. */
+export function configBuildsModules(dotConfigText: string): boolean {
+  return /^CONFIG_MODULES=y$/m.test(dotConfigText) && /^CONFIG_[A-Za-z0-9_]+=m$/m.test(dotConfigText);
+}
+
+/** The make targets of a build: the kernel, and its modules when the .config has any. */
+export function kernelTargets(dotConfigText: string): string[] {
+  return configBuildsModules(dotConfigText) ? ['bzImage', 'modules'] : ['bzImage'];
+}
+
+/**
+ * gen_init_cpio lines for every directory and regular file under root, as /<relative path>
+ * (modules_install's tree: lib/modules/<release>/...). Links are left out: modules_install
+ * makes none the guest needs.
+ */
+export function cpioSpecOfTree(root: string): string[] {
+  const dirs: string[] = [];
+  const files: string[] = [];
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        dirs.push(`dir /${r} 0755 0 0`);
+        walk(r);
+      } else if (e.isFile()) {
+        files.push(`file /${r} ${path.join(root, r)} 0644 0 0`);
+      }
+    }
+  };
+  walk('');
+  return [...dirs, ...files];
+}
+
+/**
+ * The modules of a build, for the guest and for the symbolizer: modules_install into a
+ * staging root (stripped; depmod is left to the guest's busybox, so the host needs no kmod),
+ * packed as modules.cpio, which the run appends to the initramfs (image.ts: jobInitrd); and
+ * each unstripped .ko in ko/, for decode_stacktrace.sh to resolve a module's frames.
+ */
+async function packModules(rec: Recorder, inp: BuildInputs, tmp: string): Promise<number> {
+  const root = path.join(tmp, 'modroot');
+  await makeWithProgress(rec, inp.tree, makeArgv(inp.outDir, ['modules_install', `INSTALL_MOD_PATH=${root}`, 'INSTALL_MOD_STRIP=1', 'DEPMOD=true']), inp.logFile, 'modules_install', inp.signal, null);
+  const order = fs.readFileSync(path.join(inp.outDir, 'modules.order'), 'utf8').split('\n').filter(Boolean);
+  fs.mkdirSync(path.join(tmp, 'ko'));
+  for (const o of order) {
+    const ko = o.replace(/\.o$/, '.ko');
+    fs.copyFileSync(path.join(inp.outDir, ko), path.join(tmp, 'ko', path.basename(ko)));
+  }
+  const spec = path.join(tmp, 'modules.spec');
+  fs.writeFileSync(spec, `${cpioSpecOfTree(root).join('\n')}\n`);
+  const r = await execa(path.join(inp.outDir, 'usr', 'gen_init_cpio'), ['-t', '0', spec], { encoding: 'buffer', reject: false, maxBuffer: 1 << 30 });
+  if (r.exitCode !== 0) throw new InfraError(`gen_init_cpio failed for the modules: ${Buffer.from(r.stderr as Uint8Array).toString().trim()}`);
+  fs.writeFileSync(path.join(tmp, 'modules.cpio'), r.stdout as Uint8Array);
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(spec);
+  return order.length;
 }
 
 /**
@@ -202,7 +260,11 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   const compiler = await compilerVersion();
   const key = buildKey({ ...inp, compiler });
   const dir = path.join(paths.builds, key);
-  if (fs.existsSync(path.join(dir, 'metadata.json')) && !inp.clean) {
+  const dotConfigText = fs.existsSync(path.join(inp.outDir, '.config')) ? fs.readFileSync(path.join(inp.outDir, '.config'), 'utf8') : '';
+  const modules = configBuildsModules(dotConfigText);
+  // A build of a modules config cached before builds packed their modules has none: rebuild.
+  const complete = fs.existsSync(path.join(dir, 'metadata.json')) && (!modules || fs.existsSync(path.join(dir, 'modules.cpio')));
+  if (complete && !inp.clean) {
     touchUsed(dir);
     // The base tree keeps a built out dir of each configuration it runs: a new series starts
     // from it (patches.ts: seedOutDir). A kernel from the cache whose base out dir was never
@@ -210,7 +272,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     if (inp.warmTree && !rec.dryRun && !fs.existsSync(path.join(inp.outDir, 'vmlinux'))) {
       log(`kernel ${key} from the cache; building the base tree's ${path.basename(inp.outDir)} once, for the series that start from it`);
       await inp.seed?.();
-      await makeWithProgress(rec, inp.tree, makeArgv(inp.outDir, ['bzImage']), inp.logFile, 'build (the base tree\'s out dir)', inp.signal, null);
+      await makeWithProgress(rec, inp.tree, makeArgv(inp.outDir, kernelTargets(dotConfigText)), inp.logFile, 'build (the base tree\'s out dir)', inp.signal, null);
       return { key, dir, cached: true, compiler };
     }
     fs.appendFileSync(inp.logFile, `cache hit: ${dir} (key ${key}); nothing rebuilt\n`);
@@ -220,7 +282,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   const tmp = `${dir}.tmp-${process.pid}`;
   // One make for both: headers_install's few hundred header copies run beside the link
   // (vmlinux, kallsyms, bzImage: one core busy) instead of after it, ~10 s of a cold build.
-  const targets = makeArgv(inp.outDir, ['bzImage', 'headers_install', `INSTALL_HDR_PATH=${path.join(tmp, 'headers')}`]);
+  const targets = makeArgv(inp.outDir, [...kernelTargets(dotConfigText), 'headers_install', `INSTALL_HDR_PATH=${path.join(tmp, 'headers')}`]);
   if (rec.dryRun) {
     process.stdout.write(`(cd ${inp.tree} && ${shellQuote(targets)})\n`);
     rec.commands.push(targets);
@@ -242,6 +304,15 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     // a failed build leaves nothing half-made in the cache
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
+  }
+  if (modules) {
+    try {
+      const n = await packModules(rec, inp, tmp);
+      log(`${n} module(s) packed for the guest (modules.cpio) and kept unstripped for the symbolizer (ko/)`);
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
   }
   const copy = (from: string, to: string) => fs.copyFileSync(path.join(inp.outDir, from), path.join(tmp, to));
   copy('arch/x86/boot/bzImage', 'bzImage');
@@ -265,7 +336,8 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     reproducer: [
       `cd ${inp.tree}`,
       `ARCH=x86_64 ${shellQuote(inp.configCommand)}`,
-      `${envStr} ${shellQuote(makeArgv(inp.outDir, ['bzImage']))}`,
+      `${envStr} ${shellQuote(makeArgv(inp.outDir, kernelTargets(dotConfigText)))}`,
+      ...(modules ? [`${envStr} ${shellQuote(makeArgv(inp.outDir, ['modules_install', 'INSTALL_MOD_PATH=<root>', 'INSTALL_MOD_STRIP=1', 'DEPMOD=true']))}`] : []),
     ],
   };
   fs.writeFileSync(path.join(tmp, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
@@ -280,7 +352,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     fs.rmSync(old, { recursive: true, force: true });
     replaced = { sameVmlinux: same };
     log(`--clean: replaced the cached build ${key}; vmlinux ${same ? 'identical' : 'differs'}`);
-  } else if (fs.existsSync(path.join(dir, 'metadata.json'))) {
+  } else if (fs.existsSync(path.join(dir, 'metadata.json')) && (!modules || fs.existsSync(path.join(dir, 'modules.cpio')))) {
     fs.rmSync(tmp, { recursive: true, force: true }); // another run finished the same build first
   } else {
     fs.rmSync(dir, { recursive: true, force: true });

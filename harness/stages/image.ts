@@ -362,8 +362,10 @@ export async function imageStage(rec: Recorder, buildDir: string, buildKey: stri
 }
 
 /**
- * The per-run job (agent.ts: jobFiles) as a second cpio archive appended to the image.
- * Writes base + job to outFile; returns the job archive alone (a remote host caches the base).
+ * The per-run job (agent.ts: jobFiles) as a second cpio archive appended to the image, after
+ * the build's modules (build.ts: modules.cpio) when it has any: the image depends on the
+ * kernel only through its headers, the modules on the whole build.
+ * Writes base + modules + job to outFile; returns modules + job (a remote host caches the base).
  */
 export async function jobInitrd(rec: Recorder, buildDir: string, baseCpio: string, files: Record<string, string>, outFile: string): Promise<Uint8Array> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-job-'));
@@ -378,9 +380,11 @@ export async function jobInitrd(rec: Recorder, buildDir: string, baseCpio: strin
     fs.writeFileSync(path.join(tmp, 'spec'), `${spec.join('\n')}\n`);
     const r = await execa(path.join(buildDir, 'gen_init_cpio'), ['-t', '0', path.join(tmp, 'spec')], { encoding: 'buffer', reject: false });
     if (r.exitCode !== 0) throw new InfraError('gen_init_cpio failed for the job archive');
+    const modules = path.join(buildDir, 'modules.cpio');
+    const tail = fs.existsSync(modules) ? Buffer.concat([fs.readFileSync(modules), r.stdout as Uint8Array]) : (r.stdout as Uint8Array);
     fs.copyFileSync(baseCpio, outFile);
-    fs.appendFileSync(outFile, r.stdout as Uint8Array);
-    return r.stdout as Uint8Array;
+    fs.appendFileSync(outFile, tail);
+    return tail;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,5 +1,8 @@
 import test from 'ava';
-import { buildKey, progressLine } from '../../harness/stages/build.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildKey, configBuildsModules, cpioSpecOfTree, kernelTargets, progressLine } from '../../harness/stages/build.ts';
 import { planLines } from '../../harness/agent.ts';
 import { dirHash } from '../../harness/stages/image.ts';
 import { paths } from '../../harness/paths.ts';
@@ -97,4 +100,40 @@ test('only a build that hit "Inconsistent kallsyms data" links again, once, with
   t.deepEqual(again, ['make', 'KALLSYMS_EXTRA_PASS=1', ...argv.slice(1)]);
   t.is(kallsymsRetry(again!, log), null, 'once');
   t.is(kallsymsRetry(argv, '../io_uring/x.c:1:1: error: y\nmake: *** Error 1\n'), null, 'any other failure is not retried');
+});
+
+test('a .config with CONFIG_MODULES=y and an item =m builds and packs modules; without either, bzImage alone', (t) => {
+  const mods = 'CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_INFINIBAND_BZC=m\n';
+  t.true(configBuildsModules(mods));
+  t.deepEqual(kernelTargets(mods), ['bzImage', 'modules']);
+  // modules on, nothing =m (every lab kernel before rdma-bzc's): nothing to build or pack
+  t.false(configBuildsModules('CONFIG_MODULES=y\nCONFIG_INFINIBAND_BZC=y\n'));
+  // allnoconfig's "is not set", and a value that merely contains =m
+  t.false(configBuildsModules('# CONFIG_MODULES is not set\nCONFIG_INFINIBAND_BZC=m\n'));
+  t.false(configBuildsModules('CONFIG_MODULES=y\nCONFIG_CMDLINE="a=m"\n'));
+  t.deepEqual(kernelTargets('# CONFIG_MODULES is not set\n'), ['bzImage']);
+});
+
+test('the modules archive lists every directory before the files, each file at its path under the root; links are left out', (t) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-modroot-'));
+  try {
+    const d = path.join(root, 'lib/modules/6.12.118/kernel/drivers/infiniband/ulp/bzc');
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(d, 'ib_bzc.ko'), 'ko');
+    fs.writeFileSync(path.join(root, 'lib/modules/6.12.118/modules.order'), 'kernel/drivers/infiniband/ulp/bzc/ib_bzc.ko\n');
+    fs.symlinkSync('/nowhere', path.join(root, 'lib/modules/6.12.118/build'));
+    const spec = cpioSpecOfTree(root);
+    const dirs = spec.filter((l) => l.startsWith('dir '));
+    const files = spec.filter((l) => l.startsWith('file '));
+    t.is(dirs.length + files.length, spec.length, 'only dirs and files');
+    t.true(spec.indexOf(files[0]!) > spec.indexOf(dirs[dirs.length - 1]!), 'every dir before the first file');
+    t.deepEqual(files, [
+      `file /lib/modules/6.12.118/kernel/drivers/infiniband/ulp/bzc/ib_bzc.ko ${d}/ib_bzc.ko 0644 0 0`,
+      `file /lib/modules/6.12.118/modules.order ${root}/lib/modules/6.12.118/modules.order 0644 0 0`,
+    ]);
+    t.true(dirs.includes('dir /lib 0755 0 0') && dirs.includes('dir /lib/modules/6.12.118/kernel/drivers/infiniband/ulp/bzc 0755 0 0'));
+    t.false(spec.some((l) => l.includes('/build')), 'the build link is not packed');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
