@@ -117,21 +117,21 @@ test('a .config with CONFIG_MODULES=y and an item =m builds and packs modules; w
 test('the modules archive lists every directory before the files, each file at its path under the root; links are left out', (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-modroot-'));
   try {
-    const d = path.join(root, 'lib/modules/6.12.118/kernel/drivers/infiniband/ulp/bzc');
+    const d = path.join(root, 'lib/modules/RELEASE/kernel/drivers/infiniband/ulp/bzc');
     fs.mkdirSync(d, { recursive: true });
     fs.writeFileSync(path.join(d, 'ib_bzc.ko'), 'ko');
-    fs.writeFileSync(path.join(root, 'lib/modules/6.12.118/modules.order'), 'kernel/drivers/infiniband/ulp/bzc/ib_bzc.ko\n');
-    fs.symlinkSync('/nowhere', path.join(root, 'lib/modules/6.12.118/build'));
+    fs.writeFileSync(path.join(root, 'lib/modules/RELEASE/modules.order'), 'kernel/drivers/infiniband/ulp/bzc/ib_bzc.ko\n');
+    fs.symlinkSync('/nowhere', path.join(root, 'lib/modules/RELEASE/build'));
     const spec = cpioSpecOfTree(root);
     const dirs = spec.filter((l) => l.startsWith('dir '));
     const files = spec.filter((l) => l.startsWith('file '));
     t.is(dirs.length + files.length, spec.length, 'only dirs and files');
     t.true(spec.indexOf(files[0]!) > spec.indexOf(dirs[dirs.length - 1]!), 'every dir before the first file');
     t.deepEqual(files, [
-      `file /lib/modules/6.12.118/kernel/drivers/infiniband/ulp/bzc/ib_bzc.ko ${d}/ib_bzc.ko 0644 0 0`,
-      `file /lib/modules/6.12.118/modules.order ${root}/lib/modules/6.12.118/modules.order 0644 0 0`,
+      `file /lib/modules/RELEASE/kernel/drivers/infiniband/ulp/bzc/ib_bzc.ko ${d}/ib_bzc.ko 0644 0 0`,
+      `file /lib/modules/RELEASE/modules.order ${root}/lib/modules/RELEASE/modules.order 0644 0 0`,
     ]);
-    t.true(dirs.includes('dir /lib 0755 0 0') && dirs.includes('dir /lib/modules/6.12.118/kernel/drivers/infiniband/ulp/bzc 0755 0 0'));
+    t.true(dirs.includes('dir /lib 0755 0 0') && dirs.includes('dir /lib/modules/RELEASE/kernel/drivers/infiniband/ulp/bzc 0755 0 0'));
     t.false(spec.some((l) => l.includes('/build')), 'the build link is not packed');
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
