@@ -113,6 +113,11 @@ export function cpioSpecOfTree(root: string): string[] {
   return [...dirs, ...files];
 }
 
+/** modules_install into root, stripped; depmod is left to the guest's busybox. */
+function modulesInstallTargets(root: string): string[] {
+  return ['modules_install', `INSTALL_MOD_PATH=${root}`, 'INSTALL_MOD_STRIP=1', 'DEPMOD=true'];
+}
+
 /**
  * The modules of a build, for the guest and for the symbolizer: modules_install into a
  * staging root (stripped; depmod is left to the guest's busybox, so the host needs no kmod),
@@ -121,7 +126,7 @@ export function cpioSpecOfTree(root: string): string[] {
  */
 async function packModules(rec: Recorder, inp: BuildInputs, tmp: string): Promise<number> {
   const root = path.join(tmp, 'modroot');
-  await makeWithProgress(rec, inp.tree, makeArgv(inp.outDir, ['modules_install', `INSTALL_MOD_PATH=${root}`, 'INSTALL_MOD_STRIP=1', 'DEPMOD=true']), inp.logFile, 'modules_install', inp.signal, null);
+  await makeWithProgress(rec, inp.tree, makeArgv(inp.outDir, modulesInstallTargets(root)), inp.logFile, 'modules_install', inp.signal, null);
   const order = fs.readFileSync(path.join(inp.outDir, 'modules.order'), 'utf8').split('\n').filter(Boolean);
   fs.mkdirSync(path.join(tmp, 'ko'));
   for (const o of order) {
@@ -263,8 +268,8 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   const dotConfigText = fs.existsSync(path.join(inp.outDir, '.config')) ? fs.readFileSync(path.join(inp.outDir, '.config'), 'utf8') : '';
   const modules = configBuildsModules(dotConfigText);
   // A build of a modules config cached before builds packed their modules has none: rebuild.
-  const complete = fs.existsSync(path.join(dir, 'metadata.json')) && (!modules || fs.existsSync(path.join(dir, 'modules.cpio')));
-  if (complete && !inp.clean) {
+  const complete = () => fs.existsSync(path.join(dir, 'metadata.json')) && (!modules || fs.existsSync(path.join(dir, 'modules.cpio')));
+  if (complete() && !inp.clean) {
     touchUsed(dir);
     // The base tree keeps a built out dir of each configuration it runs: a new series starts
     // from it (patches.ts: seedOutDir). A kernel from the cache whose base out dir was never
@@ -337,7 +342,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
       `cd ${inp.tree}`,
       `ARCH=x86_64 ${shellQuote(inp.configCommand)}`,
       `${envStr} ${shellQuote(makeArgv(inp.outDir, kernelTargets(dotConfigText)))}`,
-      ...(modules ? [`${envStr} ${shellQuote(makeArgv(inp.outDir, ['modules_install', 'INSTALL_MOD_PATH=<root>', 'INSTALL_MOD_STRIP=1', 'DEPMOD=true']))}`] : []),
+      ...(modules ? [`${envStr} ${shellQuote(makeArgv(inp.outDir, modulesInstallTargets('<root>')))}`] : []),
     ],
   };
   fs.writeFileSync(path.join(tmp, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
@@ -352,7 +357,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     fs.rmSync(old, { recursive: true, force: true });
     replaced = { sameVmlinux: same };
     log(`--clean: replaced the cached build ${key}; vmlinux ${same ? 'identical' : 'differs'}`);
-  } else if (fs.existsSync(path.join(dir, 'metadata.json')) && (!modules || fs.existsSync(path.join(dir, 'modules.cpio')))) {
+  } else if (complete()) {
     fs.rmSync(tmp, { recursive: true, force: true }); // another run finished the same build first
   } else {
     fs.rmSync(dir, { recursive: true, force: true });
