@@ -188,6 +188,7 @@ async function runPlanned(opts: RunOptions, p: Plan, host: Host, signal: AbortSi
           configCommand: cfg.command,
           logFile: buildLog,
           signal,
+          ...(cfg.requested !== undefined ? { dryRunConfig: cfg.requested } : {}),
           ...(opts.clean ? { clean: true } : { seed: () => seedOutDir(r, src.repo, patched.tree, cfg.outDir, cfg.dotConfig), warmTree: patched.tree === src.repo && !opts.kernelSrc }),
         }),
       );

@@ -29,6 +29,8 @@ export interface BuildInputs {
   seed?: () => Promise<void>;
   /** the base tree: its out dir of this configuration is built even when the kernel is cached */
   warmTree?: boolean;
+  /** a dry run: what the fragments ask for, read in place of a .config it did not write */
+  dryRunConfig?: string;
 }
 
 export interface BuildResult {
@@ -265,7 +267,8 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   const compiler = await compilerVersion();
   const key = buildKey({ ...inp, compiler });
   const dir = path.join(paths.builds, key);
-  const dotConfigText = fs.existsSync(path.join(inp.outDir, '.config')) ? fs.readFileSync(path.join(inp.outDir, '.config'), 'utf8') : '';
+  // A dry run reads what the fragments ask for: the out dir's .config, if any, is an older run's.
+  const dotConfigText = rec.dryRun ? (inp.dryRunConfig ?? '') : fs.existsSync(path.join(inp.outDir, '.config')) ? fs.readFileSync(path.join(inp.outDir, '.config'), 'utf8') : '';
   const modules = configBuildsModules(dotConfigText);
   // A build of a modules config cached before builds packed their modules has none: rebuild.
   const complete = () => fs.existsSync(path.join(dir, 'metadata.json')) && (!modules || fs.existsSync(path.join(dir, 'modules.cpio')));
@@ -291,6 +294,11 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
   if (rec.dryRun) {
     process.stdout.write(`(cd ${inp.tree} && ${shellQuote(targets)})\n`);
     rec.commands.push(targets);
+    if (modules) {
+      const install = makeArgv(inp.outDir, modulesInstallTargets(path.join(tmp, 'modroot')));
+      process.stdout.write(`(cd ${inp.tree} && ${shellQuote(install)})\n`);
+      rec.commands.push(install);
+    }
     return { key, dir, cached: false, compiler };
   }
   log(`building kernel ${key} in ${inp.outDir} (-j${os.availableParallelism()}, ccache); log: ${inp.logFile}`);

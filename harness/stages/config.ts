@@ -24,6 +24,8 @@ export interface ConfigResult {
   command: string[];
   cached: boolean; // taken from the config cache: merge_config.sh did not run
   matchesCache?: boolean | null; // --clean: the fresh .config is the cached one of the same key (null: none cached)
+  /** a dry run's stand-in for the .config it did not write: the items the fragments ask for */
+  requested?: string;
 }
 
 export interface Checkers {
@@ -123,7 +125,10 @@ export async function configStage(rec: Recorder, tree: string, checkers: Checker
   } else {
     await mustRun(rec, command, { cwd: tree, env: { ARCH: 'x86_64' }, what: 'merge_config.sh' });
   }
-  if (rec.dryRun) return { outDir, dotConfig, config: new Map(), configSha256: 'dry-run', fragments: files, command, cached };
+  if (rec.dryRun) {
+    const requested = requests.map((r) => (r.value === 'n' ? `# ${r.symbol} is not set` : `${r.symbol}=${r.value}`)).join('\n');
+    return { outDir, dotConfig, config: new Map(), configSha256: 'dry-run', fragments: files, command, cached, requested };
+  }
   const text = fs.readFileSync(dotConfig, 'utf8');
   const config = parseDotConfig(text);
   const dropped = requests.filter((r) => !satisfied(r, config));

@@ -137,3 +137,26 @@ test('the modules archive lists every directory before the files, each file at i
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a dry run prints the build of the config its fragments ask for (modules and modules_install), not of a .config an older run left', async (t) => {
+  const { buildStage } = await import('../../harness/stages/build.ts');
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kl-dry-'));
+  t.teardown(() => fs.rmSync(outDir, { recursive: true, force: true }));
+  const inp = { tree: '/t', outDir, baseTree: 'b', stackHash: 's', configSha256: 'dry-run', configCommand: [], logFile: path.join(outDir, 'build.log') };
+  const asked = async (dryRunConfig: string) => {
+    const rec = { commands: [] as string[][], dryRun: true };
+    await buildStage(rec, { ...inp, dryRunConfig });
+    return rec.commands;
+  };
+  // the older run's .config built modules; this one's fragments turn them off
+  fs.writeFileSync(path.join(outDir, '.config'), 'CONFIG_MODULES=y\nCONFIG_INFINIBAND_BZC=m\n');
+  const plain = await asked('# CONFIG_MODULES is not set');
+  t.is(plain.length, 1);
+  t.false(plain[0]!.includes('modules'));
+  t.true(plain[0]!.includes('bzImage'));
+  const mods = await asked('CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\nCONFIG_INFINIBAND_BZC=m');
+  t.is(mods.length, 2);
+  t.true(mods[0]!.includes('bzImage') && mods[0]!.includes('modules'));
+  t.true(mods[1]!.includes('modules_install') && mods[1]!.includes('INSTALL_MOD_STRIP=1'));
+  t.false(fs.existsSync(path.join(outDir, 'build.log')), 'nothing written');
+});
