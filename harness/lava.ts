@@ -22,7 +22,7 @@ import { UsageError } from './errors.ts';
 import { log } from './log.ts';
 import { runLab, type Handoff } from './pipeline.ts';
 import { plan, type TestPlan } from './plan.ts';
-import { guestCmdline, QEMU, qemuCpu, SCRATCH_MIB, scratchDrive } from './stages/qemu.ts';
+import { guestCmdline, QEMU, QEMU_MACHINE, qemuCpu, SCRATCH_MIB, scratchDrive } from './stages/qemu.ts';
 import { createRunDir, exitCodeFor, newRunId, resultsStage, writeReports, writeRunJson } from './stages/results.ts';
 import type { BootOutcome } from './stages/qemu.ts';
 import type { KnownIssue, RunOptions, RunRecord } from './types.ts';
@@ -116,7 +116,8 @@ export interface LavaJobInput {
 /** QEMU options beyond what LAVA's qemu device type gives (-m, -nographic, its NIC, KVM or not). */
 export function lavaExtraOptions(i: Pick<LavaJobInput, 'noKvm' | 'cpus'>): string[] {
   // -cpu max only under TCG: on KVM the device type adds -cpu host, and a later -cpu wins.
-  return [...(i.noKvm ? [`-cpu ${qemuCpu('tcg')}`] : []), `-smp ${i.cpus}`, '-no-reboot', '-device virtio-rng-pci'];
+  // QEMU merges its -machine options: this one's type wins over the device type's default.
+  return [`-machine ${QEMU_MACHINE}`, ...(i.noKvm ? [`-cpu ${qemuCpu('tcg')}`] : []), `-smp ${i.cpus}`, '-no-reboot', '-device virtio-rng-pci'];
 }
 
 const secs = (s: number) => ({ seconds: Math.ceil(s) });

@@ -174,6 +174,20 @@ export function guestCmdline(extra: string[] = []): string[] {
   ];
 }
 
+/**
+ * The guest's machine: q35, not QEMU's default i440FX ("pc"). i440FX's DSDT builds the 128
+ * entries of its PCI interrupt routing (_PRT) in an AML While loop, run once for each PCI
+ * device the kernel enables. A --debug kernel (KASAN, lockdep, UBSAN) under TCG took 25-30 s
+ * per run, with no preemption point, against ACPICA's 30 s loop limit, while the TSC
+ * clocksource switch's stop_machine() spun on the other CPU the whole time (soft lockup).
+ * Measured with the two guests of a pair booted together: each guest past the limit 2 of 4
+ * times ("PCI INT A: no GSI") in one pair, at the root mount after 125 s; 4 of 4 in the
+ * next, and both hung after virtio_blk's probe, as the --debug runs that died before init
+ * did. On q35 _PRT returns a package: the same pair at the root mount in 10 s, 0.3 s per
+ * link. tuxrun boots its x86_64 guests on q35 too.
+ */
+export const QEMU_MACHINE = 'q35';
+
 /** QEMU's CPU model: the host's under KVM, every feature TCG emulates otherwise. */
 export const qemuCpu = (accel: Accel): string => (accel === 'kvm' ? 'host' : 'max');
 
@@ -182,6 +196,7 @@ export function qemuArgv(b: BootSpec): string[] {
   const cmdline = guestCmdline(b.extraCmdline);
   return [
     QEMU,
+    '-machine', QEMU_MACHINE,
     '-accel', b.accel,
     '-cpu', qemuCpu(b.accel),
     '-m', String(b.memoryMiB),

@@ -46,7 +46,7 @@ test('--dry-run prints the config, build and QEMU commands and builds nothing', 
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stdout, /scripts\/kconfig\/merge_config\.sh -n -O \S+kl-out-default-[0-9a-f]{8} /);
   t.regex(r.stdout, /make O=kl-out-default-[0-9a-f]{8} ARCH=x86_64 'CC=ccache gcc' -j\d+ bzImage/);
-  t.regex(r.stdout, /qemu-system-x86_64 -accel (kvm|tcg) .* -no-reboot .*panic=-1/);
+  t.regex(r.stdout, /qemu-system-x86_64 -machine q35 -accel (kvm|tcg) .* -no-reboot .*panic=-1/);
   t.is(r.run, null);
 });
 

@@ -112,7 +112,7 @@ test('the job: the console-mode switch on the kernel command line, each timeout 
   const jobS = (job.timeouts.job as { seconds: number }).seconds;
   for (const a of job.actions) t.true(Object.values(a)[0].timeout.seconds <= jobS);
   t.is(jobS, 600 + 240 + 480 + 300);
-  t.deepEqual(job.context.extra_options, ['-cpu max', '-smp 2', '-no-reboot', '-device virtio-rng-pci']);
+  t.deepEqual(job.context.extra_options, ['-machine q35', '-cpu max', '-smp 2', '-no-reboot', '-device virtio-rng-pci']);
   const kvm = lavaJob({ ...input, noKvm: false }) as { context: { extra_options: string[]; no_kvm: boolean } };
   t.false(kvm.context.no_kvm);
   t.false(kvm.context.extra_options.some((o) => o.startsWith('-cpu')), 'on KVM the device type\'s -cpu host stands');
