@@ -45,7 +45,8 @@ export interface PairActions {
  * - `kill-peer <suite/test>`: the host kills the other guest's QEMU (a machine lost mid-test);
  *   answered `kill-peer <suite/test> ok` once it is gone.
  * - `freeze-peer|thaw-peer <suite/test>`: the host stops the other guest's QEMU (QMP stop: a
- *   machine lost without a word on the wire, yet one that can come back) or lets it go on;
+ *   machine lost without a word on the wire, yet one that can come back; frames sent to it
+ *   are dropped, not held back) or lets it go on;
  *   answered `... ok` or `... error <why>`. A stopped guest is not silent to the watchdog,
  *   and is let go on when the guest that stopped it leaves the test or ends.
  * - `leave <suite/test>`: the guest's test ended (passed or not): the other guest's barriers
@@ -174,7 +175,7 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
   const dir = rec.dryRun ? '/tmp/kl-pair.XXXXXX' : fs.mkdtempSync(path.join(os.tmpdir(), 'kl-pair-'));
   const full = (role: Role): BootSpec => ({
     ...specs[role],
-    net: { mac: GUEST_NET[role].mac, link: { local: path.join(dir, `${role}.link`), remote: path.join(dir, `${peerOf(role)}.link`) } },
+    net: { mac: GUEST_NET[role].mac, link: { local: linkOf(role), remote: linkOf(peerOf(role)) } },
     ctl: path.join(dir, `${role}.ctl`),
     onQmp: (m) => (qmp[role] = m),
   });
@@ -184,10 +185,19 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
   let killedB: string | undefined; // b killed at a's request, in that test (only a may ask)
   // a guest stopped (QMP stop) at the other's request, and in which test
   const frozen: Partial<Record<Role, string>> = {};
+  // A stopped QEMU reads nothing from its link socket, and a datagram to a full UNIX socket
+  // waits: the other guest's frames were held back in its own QEMU, their buffers in its
+  // kernel (rxe keeps a QP reference per packet sent until the buffer is freed: destroying
+  // the QP then waited 50 s and warned), where a wire to a dead machine drops them. While a
+  // guest is stopped its socket's name is moved aside, so its peer's QEMU, which sends to the
+  // name, drops each frame (ENOENT) as the wire would; it is put back before the guest goes on.
+  const linkOf = (role: Role) => path.join(dir, `${role}.link`);
+  const frozenLink = (role: Role) => `${linkOf(role)}.frozen`;
   const thaw = async (role: Role) => {
     if (frozen[role] === undefined) return;
     delete frozen[role];
     log(`guest ${role}: let go on (QMP cont)`);
+    if (fs.existsSync(frozenLink(role))) fs.renameSync(frozenLink(role), linkOf(role));
     await qmp[role]?.command('cont');
   };
   const barriers = new Barriers({
@@ -217,8 +227,9 @@ export async function bootPair(rec: Recorder, specs: Record<Role, BootSpec>, lim
       }
       if (frozen[other] !== undefined) throw new Error(`guest ${other} is stopped already`);
       frozen[other] = test;
-      log(`guest ${role} asked, in ${test}, for guest ${other} to be stopped (QMP stop)`);
+      log(`guest ${role} asked, in ${test}, for guest ${other} to be stopped (QMP stop; its link drops frames)`);
       await m.command('stop');
+      fs.renameSync(linkOf(other), frozenLink(other));
     },
     // the guest that stopped the other left that test: the other goes on
     left: (role, test) => {

@@ -7,10 +7,10 @@
  * a submitted completes exactly once within 60 s (scaled) of the loss,
  * with its length or an error, at least one with an error (the transport
  * gave up, or bzc did after 30 s without progress); a submits nothing after
- * the first error. Then the host lets b go on (a stopped QEMU stops reading
- * the link too, and rxe will not destroy a QP whose packets wait in the
- * NIC's queue), closing a's file leaves no MR and a's VmPin where it was,
- * and b's end of the dead connection closes clean too (no MR, VmPin back).
+ * the first error. While b is stopped the host drops the frames sent to it,
+ * as a wire to a dead machine does (harness/pair.ts). Then the host lets b
+ * go on, closing a's file leaves no MR and a's VmPin where it was, and b's
+ * end of the dead connection closes clean too (no MR, VmPin back).
  *
  * The connection's transport retry count must be finite for this: rxe
  * takes 7 as "retry for ever", so with 7 a WRITE to a lost rxe peer never

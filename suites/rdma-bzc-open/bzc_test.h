@@ -1,1 +1,0 @@
-../rdma-bzc/bzc_test.h

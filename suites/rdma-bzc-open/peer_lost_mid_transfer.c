@@ -1,1 +1,0 @@
-../rdma-bzc/peer_lost_mid_transfer.c
