@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * peer_lost_mid_transfer rxe|siw: two guests. b registers 16 MiB for a;
- * a keeps 8 WRITEs of 1 MiB in flight to it, and 3 s into the stream asks
+ * a keeps 8 WRITEs of 1 MiB in flight to it, and 3 s into the stream (once
+ * a first WRITE has completed: a --debug guest may take longer) asks
  * the host to stop b's QEMU (QMP stop: to a, a machine lost without a word
  * on the wire, no DREQ, no FIN, no RST, as if it had died). Every command
  * a submitted completes exactly once within 60 s (scaled) of the loss,
@@ -57,7 +58,9 @@ static void side_a(const char *prov, struct io_uring *ring, int f)
 	bzc_barrier("registered");
 	kill_at = kl_now_ms() + 3000;
 	for (;;) {
-		if (!killed_at && kl_now_ms() >= kill_at) {
+		if (!killed_at && !ok && !failed && kl_now_ms() > kill_at + 30000LL * kl_scale())
+			kl_fail("a: no WRITE of 1 MiB completed in %d s, with b there", 30 * kl_scale());
+		if (!killed_at && kl_now_ms() >= kill_at && ok > 0) {
 			ok_before = ok;
 			bzc_ctl_request("freeze-peer");
 			killed_at = kl_now_ms();
@@ -87,7 +90,7 @@ static void side_a(const char *prov, struct io_uring *ring, int f)
 			failed++;
 		}
 	}
-	KL_ASSERT(ok_before > 0, "a: no WRITE completed in the 3 s before b was lost");
+	KL_ASSERT(ok_before > 0, "a: b was never lost (%d WRITEs completed before, %d failed)", ok_before, failed);
 	KL_ASSERT(first_err, "a: every WRITE to the lost guest succeeded (%d of %d)", ok, submitted);
 	/*
 	 * b back before a's QP goes: a stopped QEMU stops reading the link, so
