@@ -22,12 +22,12 @@
  * does not pass.
  */
 #include "../rdma-bzc/bzc_test.h"	/* the suite of the set: one helper header for both */
+#include "failslab.h"
 
 #define CYCLES		60
 #define PROBABILITY	"2"	/* %, unless argv[2] says otherwise */
 #define TIMES		1000000
 #define LEN		(1u << 20)
-#define FS		"/sys/kernel/debug/failslab/"
 
 static const char *const fs_knobs[] = {
 	"probability", "interval", "times", "space", "verbose", "task-filter", "ignore-gfp-wait",
@@ -35,32 +35,6 @@ static const char *const fs_knobs[] = {
 #define NKNOBS	(sizeof(fs_knobs) / sizeof(fs_knobs[0]))
 static char fs_saved[NKNOBS][32];
 static int make_it_fail_fd = -1;
-
-static void fs_write(const char *knob, const char *v)
-{
-	char path[128];
-	int fd, n;
-
-	snprintf(path, sizeof(path), FS "%s", knob);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	KL_ASSERT(fd >= 0, "%s: %s (the kernel has CONFIG_FAILSLAB and CONFIG_FAULT_INJECTION_DEBUG_FS)", path,
-		  strerror(errno));
-	n = write(fd, v, strlen(v));
-	KL_ASSERT(n == (int)strlen(v), "write '%s' to %s: %s", v, path, strerror(errno));
-	close(fd);
-}
-
-static void fs_read(const char *knob, char *out, size_t len)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), FS "%s", knob);
-	f = fopen(path, "r");
-	KL_ASSERT(f && fgets(out, (int)len, f), "%s: %s", path, strerror(errno));
-	fclose(f);
-	out[strcspn(out, "\n")] = 0;
-}
 
 /* This task's allocations fail (1) or do not (0). */
 static void make_it_fail(int on)

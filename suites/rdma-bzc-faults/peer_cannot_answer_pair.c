@@ -17,9 +17,9 @@
  * back where it was.
  */
 #include "../rdma-bzc/bzc_test.h"	/* the suite of the set: one helper header for both */
+#include "failslab.h"
 
 #define LEN		(1 << 20)
-#define FS		"/sys/kernel/debug/failslab/"
 
 static const char *const fs_knobs[] = {
 	"probability", "interval", "times", "space", "verbose", "task-filter", "ignore-gfp-wait",
@@ -27,32 +27,6 @@ static const char *const fs_knobs[] = {
 };
 #define NKNOBS	(sizeof(fs_knobs) / sizeof(fs_knobs[0]))
 static char fs_saved[NKNOBS][32];
-
-static void fs_write(const char *knob, const char *v)
-{
-	char path[128];
-	int fd, n;
-
-	snprintf(path, sizeof(path), FS "%s", knob);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	KL_ASSERT(fd >= 0, "%s: %s (the kernel has CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS and CONFIG_FAULT_INJECTION_STACKTRACE_FILTER)",
-		  path, strerror(errno));
-	n = write(fd, v, strlen(v));
-	KL_ASSERT(n == (int)strlen(v), "write '%s' to %s: %s", v, path, strerror(errno));
-	close(fd);
-}
-
-static void fs_read(const char *knob, char *out, size_t len)
-{
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof(path), FS "%s", knob);
-	f = fopen(path, "r");
-	KL_ASSERT(f && fgets(out, (int)len, f), "%s: %s", path, strerror(errno));
-	fclose(f);
-	out[strcspn(out, "\n")] = 0;
-}
 
 static int fs_armed;
 
