@@ -115,6 +115,9 @@ export function cpioSpecOfTree(root: string): string[] {
   return [...dirs, ...files];
 }
 
+/** Where modules_install stages a build's modules, under the build's temporary dir. */
+const modulesRoot = (tmp: string) => path.join(tmp, 'modroot');
+
 /** modules_install into root, stripped; depmod is left to the guest's busybox. */
 function modulesInstallTargets(root: string): string[] {
   return ['modules_install', `INSTALL_MOD_PATH=${root}`, 'INSTALL_MOD_STRIP=1', 'DEPMOD=true'];
@@ -127,7 +130,7 @@ function modulesInstallTargets(root: string): string[] {
  * each unstripped .ko in ko/, for decode_stacktrace.sh to resolve a module's frames.
  */
 async function packModules(rec: Recorder, inp: BuildInputs, tmp: string): Promise<number> {
-  const root = path.join(tmp, 'modroot');
+  const root = modulesRoot(tmp);
   await makeWithProgress(rec, inp.tree, makeArgv(inp.outDir, modulesInstallTargets(root)), inp.logFile, 'modules_install', inp.signal, null);
   const order = fs.readFileSync(path.join(inp.outDir, 'modules.order'), 'utf8').split('\n').filter(Boolean);
   fs.mkdirSync(path.join(tmp, 'ko'));
@@ -295,7 +298,7 @@ export async function buildStage(rec: Recorder, inp: BuildInputs): Promise<Build
     process.stdout.write(`(cd ${inp.tree} && ${shellQuote(targets)})\n`);
     rec.commands.push(targets);
     if (modules) {
-      const install = makeArgv(inp.outDir, modulesInstallTargets(path.join(tmp, 'modroot')));
+      const install = makeArgv(inp.outDir, modulesInstallTargets(modulesRoot(tmp)));
       process.stdout.write(`(cd ${inp.tree} && ${shellQuote(install)})\n`);
       rec.commands.push(install);
     }
