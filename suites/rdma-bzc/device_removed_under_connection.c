@@ -95,8 +95,9 @@ int main(int argc, char **argv)
 		c = bzc_wait(&ring, "a command outstanding when the device went");
 		if (c.user_data == 'W' || c.user_data == 'R') {
 			KL_ASSERT(c.res == 1 << 20 || c.res == -ECONNRESET,
-				  "%s: %d (%s), neither its length nor -ECONNRESET",
-				  c.user_data == 'W' ? "WRITE" : "READ", c.res, strerror(-c.res));
+				  "%s: %d (%s, work completion status %llu), neither its length nor -ECONNRESET",
+				  c.user_data == 'W' ? "WRITE" : "READ", c.res, strerror(-c.res),
+				  (unsigned long long)c.extra1);
 			moved += c.res == 1 << 20;
 			reset += c.res == -ECONNRESET;
 		} else if (c.user_data == 'A') {

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * write_read_verified rxe|siw: one guest, a connection to its own address.
- * The accepting end registers 16 MiB + 8 KiB; the connecting end WRITEs
- * and READs 1 B, 4 KiB, 4 KiB + 1, 64 KiB, 1 MiB + 3 and 16 MiB, from
+ * The accepting end registers 16 MiB + 8 KiB, which takes more than one
+ * fast-registration MR: the provider maps at most 512 pages in one on
+ * rxe, 256 on siw, so the guest's MRs grow by 9 or 17 with the REG (the
+ * table of their keys, which the peer's kernel reads, is gone once REG
+ * completes), and WRITEs and READs cross MR boundaries. The connecting
+ * end WRITEs and READs 1 B, 4 KiB, 4 KiB + 1, 64 KiB, 1 MiB + 3 and 16 MiB, from
  * buffers at unaligned addresses to unaligned offsets, each completing with
  * its length; every byte is checked on the other side (nothing else
  * around the range is touched). Then queue depths 8 and 32: that many
@@ -96,7 +100,7 @@ int main(int argc, char **argv)
 {
 	const char *prov = argc > 1 ? argv[1] : "";
 	static const __u32 lens[] = { 1, 4096, 4097, 65536, (1 << 20) + 3, BIG };
-	int l;
+	int l, mrs, per, pages;
 
 	KL_ASSERT(!strcmp(prov, "rxe") || !strcmp(prov, "siw"), "usage: %s rxe|siw", argv[0]);
 	bzc_link_add(prov);
@@ -104,8 +108,14 @@ int main(int argc, char **argv)
 	bzc_connect_self(&ring, &l, &af, &kf);
 	region = bzc_alloc(REGION);
 	local = bzc_alloc(BIG + 8192);
+	mrs = bzc_rdma_res("mr");
 	KL_EXPECT_EQ(bzc_reg(&ring, af, region, REGION, BZC_ACCESS_REMOTE_READ | BZC_ACCESS_REMOTE_WRITE), 1,
 		     "REG of the accepting end's region");
+	per = !strcmp(prov, "rxe") ? 512 : 256;
+	pages = ((uintptr_t)region % 4096 + REGION + 4095) / 4096;
+	KL_EXPECT_EQ(bzc_rdma_res("mr") - mrs, (pages + per - 1) / per,
+		     "MRs the REG of 16 MiB + 8 KiB added (pages / MR pages, rounded up)");
+	kl_info("%s: the region of %d pages is %d fast-registration MRs", prov, pages, (pages + per - 1) / per);
 
 	for (unsigned int i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		__u32 off = lens[i] == BIG ? 4093 : 4093 * (i + 1);
