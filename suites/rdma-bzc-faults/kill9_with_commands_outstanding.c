@@ -3,7 +3,8 @@
  * kill9_with_commands_outstanding rxe|siw: a child process connects two
  * files to this guest's own address, registers a 16 MiB region on one end,
  * and leaves in flight: 16 WRITEs and 16 READs of 1 MiB on the other end,
- * an ACCEPT parked on a third file, and a REG that may or may not have its
+ * an ACCEPT parked on a third file, and a REG of 32 MiB that may still be
+ * registering its MRs, or may or may not have its
  * answer yet. SIGKILL while they are in flight: the child is gone within
  * the lab's bound (no command keeps its exit waiting), and then nothing of
  * it is left: no cm_id, no RC QP, no MR (the region's pages are unpinned
@@ -19,7 +20,7 @@
 
 static void child(int ready)
 {
-	unsigned char *region = bzc_alloc(LEN), *buf = bzc_alloc(LEN), *more = bzc_alloc(1 << 20);
+	unsigned char *region = bzc_alloc(LEN), *buf = bzc_alloc(LEN), *more = bzc_alloc(BZC_MORE);
 	struct io_uring ring;
 	int l, a, k;
 

@@ -274,17 +274,22 @@ static inline int bzc_rw(struct io_uring *ring, int fd, __u32 op, const void *bu
 	return bzc_wait(ring, op == BZC_U_CMD_WRITE ? "WRITE" : "READ").res;
 }
 
+/* What bzc_queue_outstanding() REGs: 33 fast-registration MRs over siw, 17 over rxe. */
+#define BZC_MORE	(32 << 20)
+
 /*
  * Queue what the fault tests leave in flight, on a connection to this guest's own address
  * (bzc_connect_self()) with region 1 of at least 16 MiB registered on *a*: 16 WRITEs and 16
  * READs of 1 MiB on *k* between buf (16 MiB) and the region's first 16 MiB, an ACCEPT on a
- * new file that nobody will pair (returned), and a REG of more (1 MiB) on *a*. Not
- * submitted: 34 SQEs, the ring needs room for them.
+ * new file that nobody will pair (returned), and a REG of more (BZC_MORE) on *a*, whose MR
+ * registrations (in batches) queue behind the WRITEs and READs in the send queue, so what
+ * cuts them may find the REG still registering. Not submitted: 34 SQEs, the ring needs room
+ * for them.
  */
 static inline int bzc_queue_outstanding(struct io_uring *ring, int l, int a, int k,
 					unsigned char *buf, unsigned char *more)
 {
-	struct bzc_cmd_reg r = { .addr = (__u64)(uintptr_t)more, .len = 1 << 20,
+	struct bzc_cmd_reg r = { .addr = (__u64)(uintptr_t)more, .len = BZC_MORE,
 				 .access = BZC_ACCESS_REMOTE_READ };
 	int w = bzc_open();
 

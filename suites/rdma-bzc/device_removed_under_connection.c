@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * device_removed_under_connection rxe|siw: on a connection to this guest's
- * own address with a 16 MiB region, 16 WRITEs and 16 READs of 1 MiB, a REG,
+ * own address with a 16 MiB region, 16 WRITEs and 16 READs of 1 MiB, a REG
+ * of 32 MiB (its MR registrations queued behind them, so the deletion may
+ * find it still registering),
  * an ACCEPT nobody pairs and an EVENT on each end are in flight when the
  * soft RDMA device is deleted, every file left open. The deletion returns
  * within a bound (the files do not hold the device); every command
@@ -60,7 +62,7 @@ static int num_devices(struct io_uring *ring, int fd)
 int main(int argc, char **argv)
 {
 	const char *prov = argc > 1 ? argv[1] : "";
-	unsigned char *region = bzc_alloc(LEN), *buf = bzc_alloc(16 << 20), *more = bzc_alloc(1 << 20);
+	unsigned char *region = bzc_alloc(LEN), *buf = bzc_alloc(16 << 20), *more = bzc_alloc(BZC_MORE);
 	int l, a, k, w, l2, k2, devs, moved = 0, reset = 0, accepted = 0, ev_a = 0, ev_k = 0, reg = 0;
 	struct io_uring ring;
 	long long took, bad;

@@ -2,7 +2,8 @@
 /*
  * ring_exit_with_commands_outstanding rxe|siw: on a connection to this
  * guest's own address with a 16 MiB region, 16 WRITEs and 16 READs of
- * 1 MiB, a REG and an ACCEPT (which nobody will pair) are submitted, and the
+ * 1 MiB, a REG of 32 MiB (its MR registrations queued behind them) and an
+ * ACCEPT (which nobody will pair) are submitted, and the
  * ring is closed at once, the files left open. The connection outlives its
  * ring: a new ring WRITEs and READs 1 MiB on it, verified, in the 17th MiB
  * of the region and from a buffer of its own (the closed ring's commands
@@ -19,7 +20,7 @@
 int main(int argc, char **argv)
 {
 	const char *prov = argc > 1 ? argv[1] : "";
-	unsigned char *region = bzc_alloc(LEN), *buf = bzc_alloc(16 << 20), *more = bzc_alloc(1 << 20);
+	unsigned char *region = bzc_alloc(LEN), *buf = bzc_alloc(16 << 20), *more = bzc_alloc(BZC_MORE);
 	unsigned char *fresh = bzc_alloc(1 << 20);
 	struct io_uring ring, again;
 	int l, a, k, w, pds, completed, ret;
