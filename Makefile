@@ -54,11 +54,18 @@ typecheck: npm
 workflows: npm
 	@for f in .github/workflows/*.yml; do npx action-validator $$f || exit 1; done; echo "workflows: valid"
 
+# What the tests and the lab runs they start write to the temporary directory (results dirs,
+# images, scratch trees) goes in one directory per invocation: removed when the tests pass,
+# kept and named when they fail, so a machine running CI every night does not fill /tmp.
+in_test_tmp = tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/kl-test-XXXXXX") && \
+	if TMPDIR=$$tmp $(1); then rm -rf "$$tmp"; \
+	else rc=$$?; echo "make: the tests' temporary files are kept in $$tmp"; exit $$rc; fi
+
 test: deps lava-deps npm typecheck workflows
-	npx ava
+	@$(call in_test_tmp,npx ava)
 
 test-unit: npm
-	npx ava 'test/unit/**/*.test.ts'
+	@$(call in_test_tmp,npx ava 'test/unit/**/*.test.ts')
 
 # export-lava / lava-run / import-lava alone (make test runs them too): the job passes
 # lava-common's strict schema; jobs really run under Debian's lava-run (root, TCG).
